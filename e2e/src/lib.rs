@@ -1,0 +1,304 @@
+//! A whole local cluster in one test process: cc-sim, a gateway and real
+//! nodes, each on its own loopback port, talking real HTTP and gRPC, with
+//! real server processes behind the nodes. Dropping the cluster kills every
+//! server it started, even when a test panics.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use gateway::config::{
+    BrokerAuth, CcConfig, GatewayConfig, NodeAddress, PlanConfig, ServiceConfig, StatusConfig,
+};
+use node_core::config::ServerConfig;
+use node_core::{Backend, Node};
+use serde_json::{json, Value};
+
+pub const CC_TOKEN: &str = "cc-test-token-9f3a";
+pub const GATEWAY_TOKEN: &str = "gw-test-token-51c2";
+pub const BROKER_PASSWORD: &str = "broker-pw-77e1";
+pub const STATUS_PASSWORD: &str = "status-pw-0b4d";
+
+/// A running node and the handle that stops its gRPC server.
+pub struct RunningNode<B: Backend> {
+    pub node: Arc<Node<B>>,
+    pub id: String,
+    pub address: String,
+    server: tokio::task::JoinHandle<()>,
+    instances_dir: String,
+}
+
+impl<B: Backend> RunningNode<B> {
+    /// Stops answering gRPC (the node's servers keep running).
+    pub fn stop_serving(&self) {
+        self.server.abort();
+    }
+}
+
+async fn listener() -> (tokio::net::TcpListener, SocketAddr) {
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let a = l.local_addr().unwrap();
+    (l, a)
+}
+
+/// Starts a node with `backend` under `base` and serves it on a free port.
+pub async fn start_node<B: Backend>(
+    id: &str,
+    base: &std::path::Path,
+    server: ServerConfig,
+    make: impl FnOnce(&node_core::NodeConfig) -> B,
+) -> RunningNode<B> {
+    let cfg = node_core::testing::node_config(id, base, server);
+    let backend = make(&cfg);
+    let node = Arc::new(Node::open(cfg, backend).unwrap());
+    node.start_all().await;
+    let (l, addr) = listener().await;
+    let n = node.clone();
+    let server = tokio::spawn(async move {
+        let _ = node_core::grpc::serve(n, l, std::future::pending()).await;
+    });
+    RunningNode {
+        instances_dir: format!(
+            "{}/instances/",
+            std::fs::canonicalize(base).unwrap().display()
+        ),
+        node,
+        id: id.to_string(),
+        address: format!("http://{addr}"),
+        server,
+    }
+}
+
+pub struct Cluster<B: Backend> {
+    pub dir: tempfile::TempDir,
+    pub nodes: Vec<RunningNode<B>>,
+    pub cc_url: String,
+    pub gateway_url: String,
+    pub status_url: String,
+    pub plan_id: String,
+    pub http: reqwest::Client,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl<B: Backend> Drop for Cluster<B> {
+    fn drop(&mut self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+        for n in &self.nodes {
+            n.server.abort();
+            node_core::process::kill_servers_now(&n.instances_dir);
+        }
+    }
+}
+
+impl<B: Backend> Cluster<B> {
+    /// cc-sim + a gateway for `service` + `n` nodes made by `make`.
+    pub async fn start(
+        service: &str,
+        n: usize,
+        server: ServerConfig,
+        make: impl Fn(&node_core::NodeConfig) -> B,
+    ) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let mut nodes = Vec::new();
+        for i in 0..n {
+            let id = format!("{service}_node_{i}");
+            let base = dir.path().join(&id);
+            std::fs::create_dir_all(&base).unwrap();
+            nodes.push(start_node(&id, &base, server.clone(), &make).await);
+        }
+        let (api, api_addr) = listener().await;
+        let (status, status_addr) = listener().await;
+        let (cc, cc_addr) = listener().await;
+        let plan_id = format!("{service}-dedicated");
+        let gw_cfg = GatewayConfig {
+            service: ServiceConfig {
+                name: service.to_string(),
+                id: None,
+                description: format!("{service} for tests"),
+                plans: vec![PlanConfig {
+                    id: plan_id.clone(),
+                    name: "dedicated".into(),
+                    description: "one server per instance".into(),
+                }],
+            },
+            listen: api_addr.to_string(),
+            broker: BrokerAuth {
+                user: "broker".into(),
+                password: BROKER_PASSWORD.into(),
+            },
+            token: GATEWAY_TOKEN.into(),
+            status: StatusConfig {
+                host: None,
+                port: Some(status_addr.port()),
+                user: Some("status".into()),
+                password: Some(STATUS_PASSWORD.into()),
+                credentials_file: None,
+            },
+            check_orphan_interval: -1,
+            double_check_orphan_interval: 1,
+            orphan_grace: 0,
+            node_timeout: 5,
+            cc: CcConfig {
+                url: format!("http://{cc_addr}"),
+                token: CC_TOKEN.into(),
+                per_page: 2,
+                timeout: 10,
+            },
+            nodes: nodes
+                .iter()
+                .map(|n| NodeAddress {
+                    id: n.id.clone(),
+                    address: n.address.clone(),
+                })
+                .collect(),
+        };
+        let gw = gateway::Gateway::new(gw_cfg).unwrap();
+        let mut tasks = vec![tokio::spawn(async move {
+            let _ = gateway::serve(gw, api, status).await;
+        })];
+        let cc_cfg = cc_sim::Config {
+            listen: cc_addr.to_string(),
+            db: dir.path().join("cc.db"),
+            token: CC_TOKEN.into(),
+            brokers: vec![cc_sim::BrokerConfig {
+                name: service.to_string(),
+                url: format!("http://{api_addr}"),
+                user: "broker".into(),
+                password: BROKER_PASSWORD.into(),
+            }],
+            external_url: None,
+        };
+        tasks.push(tokio::spawn(async move {
+            let _ = cc_sim::serve(cc_cfg, cc).await;
+        }));
+        Cluster {
+            dir,
+            nodes,
+            cc_url: format!("http://{cc_addr}"),
+            gateway_url: format!("http://{api_addr}"),
+            status_url: format!("http://{status_addr}"),
+            plan_id,
+            http: reqwest::Client::new(),
+            tasks,
+        }
+    }
+
+    /// A CC request with the CC token; returns (status, JSON body or Null).
+    pub async fn cc(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let mut req = self
+            .http
+            .request(method, format!("{}{path}", self.cc_url))
+            .bearer_auth(CC_TOKEN);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.unwrap();
+        let status = resp.status().as_u16();
+        let text = resp.text().await.unwrap();
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    pub async fn create_instance(&self, name: &str) -> (u16, Value) {
+        self.cc(
+            reqwest::Method::POST,
+            "/v3/service_instances",
+            Some(json!({"type": "managed", "name": name,
+                "relationships": {"service_plan": {"data": {"guid": self.plan_id}}}})),
+        )
+        .await
+    }
+
+    pub async fn create_binding(&self, instance: &str, name: &str) -> (u16, Value) {
+        self.cc(
+            reqwest::Method::POST,
+            "/v3/service_credential_bindings",
+            Some(json!({"type": "key", "name": name,
+                "relationships": {"service_instance": {"data": {"guid": instance}}}})),
+        )
+        .await
+    }
+
+    /// The credentials the CC holds for a binding.
+    pub async fn credentials(&self, binding: &str) -> Value {
+        let (s, v) = self
+            .cc(
+                reqwest::Method::GET,
+                &format!("/v3/service_credential_bindings/{binding}/details"),
+                None,
+            )
+            .await;
+        assert_eq!(s, 200, "{v}");
+        v["credentials"].clone()
+    }
+
+    pub async fn varz(&self) -> Value {
+        let resp = self
+            .http
+            .get(format!("{}/varz", self.status_url))
+            .basic_auth("status", Some(STATUS_PASSWORD))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200);
+        resp.json().await.unwrap()
+    }
+
+    /// Writes a purge-orphan config for this cluster's gateway.
+    pub fn cli_config(&self, token: &str) -> PathBuf {
+        let path = self.dir.path().join(format!("purge-{}.yml", token.len()));
+        std::fs::write(
+            &path,
+            format!(
+                "gateway_uri: {}\ntoken: \"{token}\"\ntimeout: 60\n",
+                self.gateway_url
+            ),
+        )
+        .unwrap();
+        path
+    }
+
+    /// Runs `purge-orphan` in-process: (exit code, stdout, stderr).
+    pub async fn purge_orphan(&self, args: &[&str]) -> (i32, String, String) {
+        let mut argv = vec!["purge-orphan".to_string()];
+        argv.extend(args.iter().map(|s| s.to_string()));
+        let mut out = Vec::new();
+        let mut err = Vec::new();
+        let code = purge_cli::run(argv, &mut out, &mut err).await;
+        (
+            code,
+            String::from_utf8_lossy(&out).into_owned(),
+            String::from_utf8_lossy(&err).into_owned(),
+        )
+    }
+
+    /// Sets cc-sim fault switches.
+    pub async fn faults(&self, body: Value) {
+        let (s, v) = self
+            .cc(reqwest::Method::PUT, "/sim/faults", Some(body))
+            .await;
+        assert_eq!(s, 200, "{v}");
+    }
+}
+
+/// The ids in a varz orphan map, all nodes together, sorted.
+pub fn ids_in(map: &Value, key: Option<&str>) -> Vec<String> {
+    let mut out: Vec<String> = map
+        .as_object()
+        .into_iter()
+        .flat_map(|m| m.values())
+        .flat_map(|l| l.as_array().cloned().unwrap_or_default())
+        .map(|v| match key {
+            Some(k) => v[k].as_str().unwrap_or_default().to_string(),
+            None => v.as_str().unwrap_or_default().to_string(),
+        })
+        .collect();
+    out.sort();
+    out
+}

@@ -1,0 +1,645 @@
+//! The orphan decision: a pure function of two looks at the world.
+//!
+//! A look ([`Observation`]) is a CC snapshot plus what every node reported.
+//! An instance is an orphan only if it was on the same node in both looks,
+//! absent from the CC in both looks, and old enough that the CC cannot merely
+//! be late in recording it. A binding likewise, and only if its user was
+//! seen on the running server both times. Nothing is decided for a node that
+//! did not give a complete list in both looks, and nothing at all when the
+//! CC lists no instance while the nodes hold some. No IO happens here.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+
+use serde::Serialize;
+
+/// What the CC knows, read in full (every page).
+#[derive(Debug, Clone, Default)]
+pub struct CcSnapshot {
+    pub instances: HashSet<String>,
+    /// Binding guid → its service instance guid.
+    pub bindings: HashMap<String, String>,
+}
+
+impl CcSnapshot {
+    /// True when the CC knows the instance, directly or through a binding.
+    pub fn knows_instance(&self, id: &str) -> bool {
+        self.instances.contains(id) || self.bindings.values().any(|i| i == id)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InstanceState {
+    Running,
+    Stopped,
+    Untracked,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InstanceSeen {
+    pub id: String,
+    pub created_at: i64,
+    pub state: InstanceState,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BindingSeen {
+    pub instance_id: String,
+    pub binding_id: String,
+    pub username: String,
+    pub created_at: i64,
+    /// The user was seen on the running server (not only in the registry).
+    pub present_on_server: bool,
+}
+
+/// A node's answer to "what do you hold?".
+#[derive(Debug, Clone)]
+pub enum NodeListing {
+    Complete {
+        instances: Vec<InstanceSeen>,
+        bindings: Vec<BindingSeen>,
+    },
+    /// No answer, an error, or a list without its end marker.
+    Failed(String),
+}
+
+/// One look: the CC and every configured node.
+#[derive(Debug, Clone)]
+pub struct Observation {
+    pub cc: CcSnapshot,
+    pub nodes: BTreeMap<String, NodeListing>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct OrphanBinding {
+    pub instance_id: String,
+    pub binding_id: String,
+    pub username: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    /// Every node answered both times.
+    Ok,
+    /// Some nodes did not; they are in `unreachable` and have no verdict.
+    Partial,
+    /// The CC list was empty while nodes hold instances: nothing decided.
+    Refused,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Verdict {
+    pub outcome: Outcome,
+    pub message: String,
+    pub orphan_instances: BTreeMap<String, Vec<String>>,
+    pub orphan_bindings: BTreeMap<String, Vec<OrphanBinding>>,
+    pub unreachable: BTreeMap<String, String>,
+    /// Bindings unknown to the CC that could not be confirmed on a running
+    /// server (their instance was down), so they are not reported.
+    pub unverified_bindings: usize,
+    /// Objects unknown to the CC but younger than the grace period.
+    pub too_young: usize,
+}
+
+/// Decides the orphans from two looks taken `double_check_orphan_interval`
+/// apart. `now` and `grace` are in seconds.
+pub fn classify(first: &Observation, second: &Observation, now: i64, grace: i64) -> Verdict {
+    let mut v = Verdict {
+        outcome: Outcome::Ok,
+        message: String::new(),
+        orphan_instances: BTreeMap::new(),
+        orphan_bindings: BTreeMap::new(),
+        unreachable: BTreeMap::new(),
+        unverified_bindings: 0,
+        too_young: 0,
+    };
+
+    let held: usize = [first, second]
+        .iter()
+        .flat_map(|o| o.nodes.values())
+        .map(|l| match l {
+            NodeListing::Complete { instances, .. } => instances.len(),
+            NodeListing::Failed(_) => 0,
+        })
+        .max()
+        .unwrap_or(0);
+    for (look, obs) in [("first", first), ("second", second)] {
+        if obs.cc.instances.is_empty() && held > 0 {
+            v.outcome = Outcome::Refused;
+            v.message = format!(
+                "the CC listed no service instances in the {look} look while nodes hold {held}; \
+                 refusing to call them orphans (is the CC empty, restored or pointed at the wrong place?)"
+            );
+            return v;
+        }
+    }
+
+    let node_ids: BTreeSet<&String> = first.nodes.keys().chain(second.nodes.keys()).collect();
+    for node in node_ids {
+        let (a, b) = match (first.nodes.get(node), second.nodes.get(node)) {
+            (
+                Some(NodeListing::Complete {
+                    instances: ia,
+                    bindings: ba,
+                }),
+                Some(NodeListing::Complete {
+                    instances: ib,
+                    bindings: bb,
+                }),
+            ) => ((ia, ba), (ib, bb)),
+            (Some(NodeListing::Failed(r)), _) => {
+                v.unreachable
+                    .insert(node.clone(), format!("first look: {r}"));
+                continue;
+            }
+            (_, Some(NodeListing::Failed(r))) => {
+                v.unreachable
+                    .insert(node.clone(), format!("second look: {r}"));
+                continue;
+            }
+            (None, _) | (_, None) => {
+                v.unreachable
+                    .insert(node.clone(), "missing from one look".into());
+                continue;
+            }
+        };
+        let young = |created_at: i64| created_at > 0 && created_at + grace > now;
+        let unknown_instance =
+            |id: &str| !first.cc.knows_instance(id) && !second.cc.knows_instance(id);
+
+        let before: HashSet<&str> = a.0.iter().map(|i| i.id.as_str()).collect();
+        let mut orphans = Vec::new();
+        for inst in b.0 {
+            if !before.contains(inst.id.as_str()) || !unknown_instance(&inst.id) {
+                continue;
+            }
+            if young(inst.created_at) {
+                v.too_young += 1;
+                continue;
+            }
+            orphans.push(inst.id.clone());
+        }
+        orphans.sort();
+        orphans.dedup();
+
+        let orphan_set: HashSet<&str> = orphans.iter().map(String::as_str).collect();
+        let seen_before: HashSet<(&str, &str)> =
+            a.1.iter()
+                .filter(|b| b.present_on_server)
+                .map(|b| (b.instance_id.as_str(), b.binding_id.as_str()))
+                .collect();
+        let mut bindings = Vec::new();
+        for bind in b.1 {
+            let known = first.cc.bindings.contains_key(&bind.binding_id)
+                || second.cc.bindings.contains_key(&bind.binding_id);
+            // A binding of an orphan instance goes with the instance.
+            if known || orphan_set.contains(bind.instance_id.as_str()) {
+                continue;
+            }
+            let key = (bind.instance_id.as_str(), bind.binding_id.as_str());
+            if !bind.present_on_server || !seen_before.contains(&key) {
+                v.unverified_bindings += 1;
+                continue;
+            }
+            if young(bind.created_at) {
+                v.too_young += 1;
+                continue;
+            }
+            bindings.push(OrphanBinding {
+                instance_id: bind.instance_id.clone(),
+                binding_id: bind.binding_id.clone(),
+                username: bind.username.clone(),
+            });
+        }
+        bindings.sort();
+        bindings.dedup();
+        v.orphan_instances.insert(node.clone(), orphans);
+        v.orphan_bindings.insert(node.clone(), bindings);
+    }
+    if !v.unreachable.is_empty() {
+        v.outcome = Outcome::Partial;
+        v.message = format!(
+            "{} node(s) gave no complete list; nothing is decided for them",
+            v.unreachable.len()
+        );
+    }
+    v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NOW: i64 = 10_000;
+    const GRACE: i64 = 60;
+    const OLD: i64 = 1_000;
+
+    fn cc(instances: &[&str], bindings: &[(&str, &str)]) -> CcSnapshot {
+        CcSnapshot {
+            instances: instances.iter().map(|s| s.to_string()).collect(),
+            bindings: bindings
+                .iter()
+                .map(|(b, i)| (b.to_string(), i.to_string()))
+                .collect(),
+        }
+    }
+
+    fn inst(id: &str, created_at: i64) -> InstanceSeen {
+        InstanceSeen {
+            id: id.into(),
+            created_at,
+            state: InstanceState::Running,
+        }
+    }
+
+    fn bind(instance: &str, id: &str, present: bool, created_at: i64) -> BindingSeen {
+        BindingSeen {
+            instance_id: instance.into(),
+            binding_id: id.into(),
+            username: id.into(),
+            created_at,
+            present_on_server: present,
+        }
+    }
+
+    fn listing(instances: Vec<InstanceSeen>, bindings: Vec<BindingSeen>) -> NodeListing {
+        NodeListing::Complete {
+            instances,
+            bindings,
+        }
+    }
+
+    fn look(cc: CcSnapshot, nodes: Vec<(&str, NodeListing)>) -> Observation {
+        Observation {
+            cc,
+            nodes: nodes.into_iter().map(|(n, l)| (n.to_string(), l)).collect(),
+        }
+    }
+
+    fn orphans(v: &Verdict, node: &str) -> Vec<String> {
+        v.orphan_instances.get(node).cloned().unwrap_or_default()
+    }
+
+    fn orphan_bindings(v: &Verdict, node: &str) -> Vec<String> {
+        v.orphan_bindings
+            .get(node)
+            .map(|bs| bs.iter().map(|b| b.binding_id.clone()).collect())
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn an_instance_absent_from_the_cc_twice_and_present_twice_is_an_orphan() {
+        let node = || listing(vec![inst("live", OLD), inst("lost", OLD)], vec![]);
+        let a = look(cc(&["live"], &[]), vec![("n0", node())]);
+        let b = look(cc(&["live"], &[]), vec![("n0", node())]);
+        let v = classify(&a, &b, NOW, GRACE);
+        assert_eq!(v.outcome, Outcome::Ok);
+        assert_eq!(orphans(&v, "n0"), vec!["lost"]);
+    }
+
+    #[test]
+    fn the_cc_learning_of_an_instance_in_either_look_saves_it() {
+        let node = || listing(vec![inst("x", OLD), inst("live", OLD)], vec![]);
+        // Known only in the second look (a provision finishing at the first look).
+        let a = look(cc(&["live"], &[]), vec![("n0", node())]);
+        let b = look(cc(&["live", "x"], &[]), vec![("n0", node())]);
+        assert!(orphans(&classify(&a, &b, NOW, GRACE), "n0").is_empty());
+        // Known only in the first look (being deprovisioned: not ours to purge).
+        let a = look(cc(&["live", "x"], &[]), vec![("n0", node())]);
+        let b = look(cc(&["live"], &[]), vec![("n0", node())]);
+        assert!(orphans(&classify(&a, &b, NOW, GRACE), "n0").is_empty());
+    }
+
+    #[test]
+    fn an_instance_seen_on_the_node_only_once_is_not_an_orphan() {
+        let a = look(
+            cc(&["live"], &[]),
+            vec![("n0", listing(vec![inst("live", OLD)], vec![]))],
+        );
+        let b = look(
+            cc(&["live"], &[]),
+            vec![(
+                "n0",
+                listing(vec![inst("live", OLD), inst("new", OLD)], vec![]),
+            )],
+        );
+        assert!(orphans(&classify(&a, &b, NOW, GRACE), "n0").is_empty());
+        // Gone by the second look: nothing to purge.
+        assert!(orphans(&classify(&b, &a, NOW, GRACE), "n0").is_empty());
+    }
+
+    #[test]
+    fn node_identity_matters_an_instance_moving_nodes_is_not_confirmed() {
+        let a = look(
+            cc(&["live"], &[]),
+            vec![
+                (
+                    "n0",
+                    listing(vec![inst("live", OLD), inst("x", OLD)], vec![]),
+                ),
+                ("n1", listing(vec![], vec![])),
+            ],
+        );
+        let b = look(
+            cc(&["live"], &[]),
+            vec![
+                ("n0", listing(vec![inst("live", OLD)], vec![])),
+                ("n1", listing(vec![inst("x", OLD)], vec![])),
+            ],
+        );
+        let v = classify(&a, &b, NOW, GRACE);
+        assert!(orphans(&v, "n0").is_empty() && orphans(&v, "n1").is_empty());
+    }
+
+    #[test]
+    fn young_objects_are_left_alone() {
+        let node = || {
+            listing(
+                vec![
+                    inst("live", OLD),
+                    inst("fresh", NOW - 10),
+                    inst("edge", NOW - GRACE),
+                ],
+                vec![bind("live", "fresh-b", true, NOW - 1)],
+            )
+        };
+        let a = look(cc(&["live"], &[]), vec![("n0", node())]);
+        let b = look(cc(&["live"], &[]), vec![("n0", node())]);
+        let v = classify(&a, &b, NOW, GRACE);
+        assert_eq!(orphans(&v, "n0"), vec!["edge"]);
+        assert!(orphan_bindings(&v, "n0").is_empty());
+        assert_eq!(v.too_young, 2);
+    }
+
+    #[test]
+    fn an_unreachable_node_is_reported_never_clean_never_all_orphans() {
+        for (first_fails, second_fails) in [(true, false), (false, true), (true, true)] {
+            let ok = || listing(vec![inst("live", OLD), inst("lost", OLD)], vec![]);
+            let failed = || NodeListing::Failed("timed out".into());
+            let a = look(
+                cc(&["live"], &[]),
+                vec![
+                    ("n0", if first_fails { failed() } else { ok() }),
+                    ("n1", ok()),
+                ],
+            );
+            let b = look(
+                cc(&["live"], &[]),
+                vec![
+                    ("n0", if second_fails { failed() } else { ok() }),
+                    ("n1", ok()),
+                ],
+            );
+            let v = classify(&a, &b, NOW, GRACE);
+            assert_eq!(v.outcome, Outcome::Partial);
+            assert!(v.unreachable["n0"].contains("timed out"));
+            assert!(!v.orphan_instances.contains_key("n0"), "no verdict for n0");
+            assert!(!v.orphan_bindings.contains_key("n0"));
+            assert_eq!(orphans(&v, "n1"), vec!["lost"]);
+        }
+    }
+
+    #[test]
+    fn a_node_missing_from_one_look_gets_no_verdict() {
+        let a = look(
+            cc(&["live"], &[]),
+            vec![("n0", listing(vec![inst("x", OLD)], vec![]))],
+        );
+        let b = look(cc(&["live"], &[]), vec![]);
+        let v = classify(&a, &b, NOW, GRACE);
+        assert_eq!(v.outcome, Outcome::Partial);
+        assert!(v.orphan_instances.is_empty());
+    }
+
+    #[test]
+    fn an_empty_cc_with_instances_on_nodes_is_refused() {
+        let node = || listing(vec![inst("a", OLD), inst("b", OLD)], vec![]);
+        for (c1, c2) in [
+            (cc(&[], &[]), cc(&["a"], &[])),
+            (cc(&["a"], &[]), cc(&[], &[])),
+            (cc(&[], &[]), cc(&[], &[])),
+        ] {
+            let v = classify(
+                &look(c1, vec![("n0", node())]),
+                &look(c2, vec![("n0", node())]),
+                NOW,
+                GRACE,
+            );
+            assert_eq!(v.outcome, Outcome::Refused);
+            assert!(v.orphan_instances.is_empty() && v.orphan_bindings.is_empty());
+            assert!(v.message.contains("no service instances"));
+        }
+        // An empty CC and empty nodes is simply clean.
+        let empty = || look(cc(&[], &[]), vec![("n0", listing(vec![], vec![]))]);
+        let v = classify(&empty(), &empty(), NOW, GRACE);
+        assert_eq!(v.outcome, Outcome::Ok);
+        assert_eq!(v.orphan_instances["n0"], Vec::<String>::new());
+    }
+
+    #[test]
+    fn a_binding_unknown_to_the_cc_and_seen_on_the_server_twice_is_an_orphan() {
+        let node = || {
+            listing(
+                vec![inst("live", OLD)],
+                vec![
+                    bind("live", "kept", true, OLD),
+                    bind("live", "dropped", true, OLD),
+                ],
+            )
+        };
+        let c = || cc(&["live"], &[("kept", "live")]);
+        let v = classify(
+            &look(c(), vec![("n0", node())]),
+            &look(c(), vec![("n0", node())]),
+            NOW,
+            GRACE,
+        );
+        assert_eq!(orphan_bindings(&v, "n0"), vec!["dropped"]);
+        assert_eq!(v.orphan_bindings["n0"][0].instance_id, "live");
+    }
+
+    #[test]
+    fn a_binding_not_seen_on_the_server_both_times_is_unverified_not_orphan() {
+        let a = look(
+            cc(&["live"], &[]),
+            vec![(
+                "n0",
+                listing(vec![inst("live", OLD)], vec![bind("live", "b", false, OLD)]),
+            )],
+        );
+        let b = look(
+            cc(&["live"], &[]),
+            vec![(
+                "n0",
+                listing(vec![inst("live", OLD)], vec![bind("live", "b", true, OLD)]),
+            )],
+        );
+        let v = classify(&a, &b, NOW, GRACE);
+        assert!(orphan_bindings(&v, "n0").is_empty());
+        assert_eq!(v.unverified_bindings, 1);
+        let v = classify(&b, &a, NOW, GRACE);
+        assert!(orphan_bindings(&v, "n0").is_empty());
+    }
+
+    #[test]
+    fn a_binding_known_to_the_cc_in_either_look_is_kept() {
+        let node = || listing(vec![inst("live", OLD)], vec![bind("live", "b", true, OLD)]);
+        let v = classify(
+            &look(cc(&["live"], &[("b", "live")]), vec![("n0", node())]),
+            &look(cc(&["live"], &[]), vec![("n0", node())]),
+            NOW,
+            GRACE,
+        );
+        assert!(orphan_bindings(&v, "n0").is_empty());
+        assert_eq!(v.unverified_bindings, 0);
+    }
+
+    #[test]
+    fn bindings_of_an_orphan_instance_go_with_it() {
+        let node = || {
+            listing(
+                vec![inst("live", OLD), inst("lost", OLD)],
+                vec![bind("lost", "b", true, OLD)],
+            )
+        };
+        let v = classify(
+            &look(cc(&["live"], &[]), vec![("n0", node())]),
+            &look(cc(&["live"], &[]), vec![("n0", node())]),
+            NOW,
+            GRACE,
+        );
+        assert_eq!(orphans(&v, "n0"), vec!["lost"]);
+        assert!(orphan_bindings(&v, "n0").is_empty());
+    }
+
+    #[test]
+    fn an_instance_the_cc_knows_through_a_binding_is_not_an_orphan() {
+        // The CC lost the instance record but still has a binding of it:
+        // inconsistent evidence, so the instance stays.
+        let node = || {
+            listing(
+                vec![inst("live", OLD), inst("half", OLD)],
+                vec![bind("half", "b", true, OLD)],
+            )
+        };
+        let c = || cc(&["live"], &[("b", "half")]);
+        let v = classify(
+            &look(c(), vec![("n0", node())]),
+            &look(c(), vec![("n0", node())]),
+            NOW,
+            GRACE,
+        );
+        assert!(orphans(&v, "n0").is_empty());
+        assert!(orphan_bindings(&v, "n0").is_empty());
+    }
+
+    #[test]
+    fn stopped_and_untracked_instances_are_orphans_too() {
+        let node = || {
+            listing(
+                vec![
+                    inst("live", OLD),
+                    InstanceSeen {
+                        id: "down".into(),
+                        created_at: OLD,
+                        state: InstanceState::Stopped,
+                    },
+                    InstanceSeen {
+                        id: "stray".into(),
+                        created_at: OLD,
+                        state: InstanceState::Untracked,
+                    },
+                ],
+                vec![],
+            )
+        };
+        let v = classify(
+            &look(cc(&["live"], &[]), vec![("n0", node())]),
+            &look(cc(&["live"], &[]), vec![("n0", node())]),
+            NOW,
+            GRACE,
+        );
+        assert_eq!(orphans(&v, "n0"), vec!["down", "stray"]);
+    }
+
+    /// Exhaustive over small worlds: whatever the inputs, an orphan is never
+    /// known to the CC in either look, and is on its node in both looks.
+    #[test]
+    fn no_orphan_is_ever_known_to_the_cc_or_missing_from_a_look() {
+        let ids = ["a", "b", "c"];
+        let subsets: Vec<Vec<&str>> = (0..8u8)
+            .map(|m| {
+                ids.iter()
+                    .enumerate()
+                    .filter(|(i, _)| m & (1 << i) != 0)
+                    .map(|(_, s)| *s)
+                    .collect()
+            })
+            .collect();
+        for cc1 in &subsets {
+            for cc2 in &subsets {
+                for n1 in &subsets {
+                    for n2 in &subsets {
+                        let l = |s: &Vec<&str>| {
+                            listing(
+                                s.iter().map(|i| inst(i, OLD)).collect(),
+                                s.iter()
+                                    .map(|i| bind(i, &format!("{i}-b"), true, OLD))
+                                    .collect(),
+                            )
+                        };
+                        let cb = |s: &Vec<&str>| {
+                            // The CC knows the binding of every instance it knows but "c".
+                            s.iter()
+                                .filter(|i| **i != "c")
+                                .map(|i| (format!("{i}-b"), i.to_string()))
+                                .collect::<Vec<_>>()
+                        };
+                        let c1 = CcSnapshot {
+                            instances: cc1.iter().map(|s| s.to_string()).collect(),
+                            bindings: cb(cc1).into_iter().collect(),
+                        };
+                        let c2 = CcSnapshot {
+                            instances: cc2.iter().map(|s| s.to_string()).collect(),
+                            bindings: cb(cc2).into_iter().collect(),
+                        };
+                        let a = look(c1, vec![("n0", l(n1))]);
+                        let b = look(c2, vec![("n0", l(n2))]);
+                        let v = classify(&a, &b, NOW, GRACE);
+                        if v.outcome == Outcome::Refused {
+                            assert!(cc1.is_empty() || cc2.is_empty());
+                            assert!(v.orphan_instances.is_empty());
+                            continue;
+                        }
+                        for o in orphans(&v, "n0") {
+                            let o = o.as_str();
+                            assert!(!cc1.contains(&o) && !cc2.contains(&o));
+                            assert!(n1.contains(&o) && n2.contains(&o));
+                        }
+                        for ob in &v.orphan_bindings["n0"] {
+                            let i = ob.instance_id.as_str();
+                            assert!(n1.contains(&i) && n2.contains(&i));
+                            assert!(!a.cc.bindings.contains_key(&ob.binding_id));
+                            assert!(!b.cc.bindings.contains_key(&ob.binding_id));
+                            assert!(!orphans(&v, "n0").contains(&ob.instance_id));
+                        }
+                        // Completeness: everything that meets the rule is found.
+                        for i in &ids {
+                            let expect = n1.contains(i)
+                                && n2.contains(i)
+                                && !cc1.contains(i)
+                                && !cc2.contains(i)
+                                && !a.cc.knows_instance(i)
+                                && !b.cc.knows_instance(i);
+                            assert_eq!(
+                                orphans(&v, "n0").contains(&i.to_string()),
+                                expect,
+                                "{cc1:?} {cc2:?} {n1:?} {n2:?} {i}"
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,218 @@
+//! Starting, recognising and stopping the servers a node runs.
+//!
+//! A pid alone proves nothing: pids are reused after a crash or a reboot. A
+//! process counts as one of ours only if its command line contains the
+//! instance's own directory (`<base>/instances/<id>/`), which every server's
+//! arguments name. Nothing is ever signalled without that check.
+
+use std::path::Path;
+use std::time::Duration;
+use tokio::process::{Child, Command};
+
+use crate::backend::ServerCommand;
+
+/// Starts a server in its own process group (so a terminal's Ctrl-C aimed at
+/// the node does not reach it), with stdout and stderr appended to `log`.
+pub fn spawn(cmd: &ServerCommand, log: &Path) -> std::io::Result<Child> {
+    let out = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)?;
+    let err = out.try_clone()?;
+    let mut command = Command::new(&cmd.program);
+    command
+        .args(&cmd.args)
+        .envs(cmd.env.iter().map(|(k, v)| (k, v)))
+        .stdin(std::process::Stdio::null())
+        .stdout(out)
+        .stderr(err)
+        .process_group(0);
+    command.spawn()
+}
+
+/// The command line of `pid` with NULs as spaces, or `None` when there is no
+/// such process or it is a zombie.
+pub fn cmdline(pid: u32) -> Option<String> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The state follows the parenthesised command name.
+    let state = stat.rsplit_once(')')?.1.trim_start().chars().next()?;
+    if state == 'Z' || state == 'X' {
+        return None;
+    }
+    let raw = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+    Some(
+        String::from_utf8_lossy(&raw)
+            .replace('\0', " ")
+            .trim()
+            .to_string(),
+    )
+}
+
+/// True when `pid` is alive and its command line names `marker`.
+pub fn is_our_server(pid: u32, marker: &str) -> bool {
+    cmdline(pid).is_some_and(|c| c.contains(marker))
+}
+
+/// Every live process whose command line names a directory under
+/// `instances_dir` (which must end in `/`): `(pid, instance id)`.
+pub fn find_servers(instances_dir: &str) -> Vec<(u32, String)> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    let me = std::process::id();
+    let mut found = Vec::new();
+    for entry in entries.flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|s| s.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if pid == me {
+            continue;
+        }
+        let Some(line) = cmdline(pid) else { continue };
+        if let Some(id) = instance_id_in(&line, instances_dir) {
+            found.push((pid, id));
+        }
+    }
+    found.sort();
+    found
+}
+
+/// The instance id in `<instances_dir><id>/...` within a command line.
+fn instance_id_in(cmdline: &str, instances_dir: &str) -> Option<String> {
+    let rest = &cmdline[cmdline.find(instances_dir)? + instances_dir.len()..];
+    let id = &rest[..rest.find('/')?];
+    (!id.is_empty()).then(|| id.to_string())
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StopError {
+    #[error("pid {0} did not exit after SIGKILL")]
+    StillAlive(u32),
+    #[error("cannot signal pid {0}: {1}")]
+    Signal(u32, std::io::Error),
+}
+
+fn signal(pid: u32, sig: libc::c_int) -> std::io::Result<()> {
+    // SAFETY: kill(2) has no memory-safety preconditions.
+    let rc = unsafe { libc::kill(pid as libc::pid_t, sig) };
+    if rc == 0 {
+        Ok(())
+    } else {
+        let e = std::io::Error::last_os_error();
+        // Gone between our check and the signal: that is what we wanted.
+        if e.raw_os_error() == Some(libc::ESRCH) {
+            Ok(())
+        } else {
+            Err(e)
+        }
+    }
+}
+
+async fn wait_gone(pid: u32, marker: &str, timeout: Duration) -> bool {
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        if !is_our_server(pid, marker) {
+            return true;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Stops our server `pid`: SIGTERM, then SIGKILL after `grace`. Does nothing
+/// (and returns `Ok(false)`) when `pid` is not our server for `marker`, so a
+/// reused pid is never signalled.
+pub async fn stop(pid: u32, marker: &str, grace: Duration) -> Result<bool, StopError> {
+    if !is_our_server(pid, marker) {
+        return Ok(false);
+    }
+    signal(pid, libc::SIGTERM).map_err(|e| StopError::Signal(pid, e))?;
+    if wait_gone(pid, marker, grace).await {
+        return Ok(true);
+    }
+    if is_our_server(pid, marker) {
+        signal(pid, libc::SIGKILL).map_err(|e| StopError::Signal(pid, e))?;
+    }
+    if wait_gone(pid, marker, Duration::from_secs(5)).await {
+        Ok(true)
+    } else {
+        Err(StopError::StillAlive(pid))
+    }
+}
+
+/// SIGKILLs every server under `instances_dir` at once. For test harnesses
+/// that must not leave servers behind even when a test panics.
+pub fn kill_servers_now(instances_dir: &str) {
+    for (pid, _) in find_servers(instances_dir) {
+        let _ = signal(pid, libc::SIGKILL);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_the_instance_id_in_a_command_line() {
+        let dir = "/srv/node/instances/";
+        assert_eq!(
+            instance_id_in(
+                "redis-server 127.0.0.1:7000 /srv/node/instances/abc-1/redis.conf",
+                dir
+            ),
+            Some("abc-1".into())
+        );
+        assert_eq!(
+            instance_id_in("redis-server /other/instances/abc/x", dir),
+            None
+        );
+        assert_eq!(instance_id_in("x /srv/node/instances/", dir), None);
+        assert_eq!(instance_id_in("x /srv/node/instances//y", dir), None);
+    }
+
+    #[tokio::test]
+    async fn stops_only_processes_that_carry_the_marker() {
+        let dir = tempfile::tempdir().unwrap();
+        let marker = format!("{}/instances/i1/", dir.path().display());
+        let cmd = ServerCommand {
+            program: "sleep".into(),
+            args: vec!["30".into()],
+            env: vec![],
+        };
+        let log = dir.path().join("log");
+        let mut stranger = spawn(&cmd, &log).unwrap();
+        let pid = stranger.id().unwrap();
+        // A process without our marker (a reused pid, say) is left alone.
+        assert!(!stop(pid, &marker, Duration::from_millis(200))
+            .await
+            .unwrap());
+        assert!(cmdline(pid).is_some());
+        stranger.kill().await.unwrap();
+
+        // `sh -c '...' <marker>` carries the marker in its command line.
+        let ours = ServerCommand {
+            program: "sh".into(),
+            args: vec![
+                "-c".into(),
+                "sleep 30".into(),
+                format!("{marker}server.conf"),
+            ],
+            env: vec![],
+        };
+        let mut child = spawn(&ours, &log).unwrap();
+        let pid = child.id().unwrap();
+        assert!(is_our_server(pid, &marker));
+        let found = find_servers(&format!("{}/instances/", dir.path().display()));
+        assert_eq!(found, vec![(pid, "i1".to_string())]);
+        let reaper = tokio::spawn(async move { child.wait().await });
+        assert!(stop(pid, &marker, Duration::from_secs(5)).await.unwrap());
+        assert!(!reaper.await.unwrap().unwrap().success());
+        assert!(!is_our_server(pid, &marker));
+    }
+}
