@@ -7,6 +7,7 @@
 # with purge-orphan from a saved /varz, shows that the orphans are really gone
 # and the live instances still work, and stops everything it started.
 set -euo pipefail
+umask 077  # the cluster's configs and data hold secrets
 cd "$(dirname "$0")/.."
 root=$(pwd)
 scripts/install-deps.sh
@@ -45,7 +46,8 @@ cc_token=$(secret)
 cc="http://127.0.0.1:$cc_port"
 
 # --- configs ---------------------------------------------------------------
-services=(redis)
+services=(redis mongodb)
+ferretdb="$HOME/.local/bin/ferretdb"
 declare -A gw_port status_port gw_token broker_pw status_pw
 cat > "$run/cc-sim.yml" <<YAML
 listen: 127.0.0.1:$cc_port
@@ -67,16 +69,30 @@ YAML
   for i in 0 1; do
     id="${svc}_node_$i"
     port=$(free_port)
+    node_token=$(secret)
     cat > "$run/$id.yml" <<YAML
 node_id: $id
 listen: 127.0.0.1:$port
+token: $node_token
 base_dir: $run/$id
 port_range: {first: $range, last: $((range + 49))}
 capacity: 10
 plans: [dedicated]
 YAML
+    if [ "$svc" = mongodb ]; then
+      # FerretDB stands in for mongod, which no package registry here serves.
+      cat >> "$run/$id.yml" <<YAML
+server:
+  binary: $ferretdb
+  args: [--handler=sqlite, "--sqlite-url=file:{dir}/data/", "--state-dir={dir}",
+         "--listen-addr={bind_host}:{port}", --debug-addr=-, --telemetry=disable,
+         --test-enable-new-auth, --setup-database=admin, "--setup-username={admin}",
+         --log-level=info, --log-format=text]
+  env: {FERRETDB_SETUP_PASSWORD: "{adminpass}"}
+YAML
+    fi
     range=$((range + 50))
-    nodes_yaml+="  - {id: $id, address: \"http://127.0.0.1:$port\"}"$'\n'
+    nodes_yaml+="  - {id: $id, address: \"http://127.0.0.1:$port\", token: $node_token}"$'\n'
   done
   cat > "$run/gateway-$svc.yml" <<YAML
 service:
@@ -130,8 +146,10 @@ for svc in "${services[@]}"; do
   wait_http "http://127.0.0.1:${status_port[$svc]}/healthz" -u "status:${status_pw[$svc]}"
 done
 
+# The CC token goes to curl through a private file, not its command line.
+printf 'Authorization: bearer %s\n' "$cc_token" > "$run/cc-auth.header"
 ccapi() { # method path [json]
-  local args=(-sS -X "$1" -H "Authorization: bearer $cc_token" -H 'Content-Type: application/json')
+  local args=(-sS -X "$1" -H @"$run/cc-auth.header" -H 'Content-Type: application/json')
   [ $# -ge 3 ] && args+=(-d "$3")
   curl "${args[@]}" "$cc$2"
 }
@@ -151,6 +169,11 @@ works_redis() {
     -h "$(jq -r .host <<<"$c")" -p "$(jq -r .port <<<"$c")" --user "$(jq -r .username <<<"$c")" \
     SET demo-key ok 2>/dev/null | grep -q '^OK$'
 }
+# The same for MongoDB: log in with the binding's user and write a document.
+works_mongodb() {
+  "$bin/mongo-check" <<<"$1" >/dev/null 2>&1
+}
+works() { "works_$1" "$2"; }
 
 declare -A live_keys orphan_creds
 for svc in "${services[@]}"; do
@@ -162,6 +185,7 @@ for svc in "${services[@]}"; do
   live_keys[$svc]="${keys[*]}"
   doomed_binding=$(create_binding "${live[0]}" doomed)
   doomed_creds=$(creds "$doomed_binding")
+  works "$svc" "$doomed_creds" || { echo "demo: a new binding does not work" >&2; exit 1; }
   purged=$(create_instance "$svc" "$svc-purged")
   purged_creds=$(creds "$(create_binding "$purged" key)")
 
@@ -201,10 +225,10 @@ for svc in "${services[@]}"; do
     done
     echo "   orphan instance $inst: server stopped, data dir and log removed"
   done
-  if works_redis "$doomed_creds"; then echo "demo: orphan binding still works" >&2; exit 1; fi
-  echo "   orphan binding $doomed_binding: ACL user removed (its credentials are refused)"
+  if works "$svc" "$doomed_creds"; then echo "demo: orphan binding still works" >&2; exit 1; fi
+  echo "   orphan binding $doomed_binding: its user removed (its credentials are refused)"
   for k in ${live_keys[$svc]}; do
-    works_redis "$(creds "$k")" || { echo "demo: live binding $k does not work" >&2; exit 1; }
+    works "$svc" "$(creds "$k")" || { echo "demo: live binding $k does not work" >&2; exit 1; }
   done
   echo "   all $(wc -w <<<"${live_keys[$svc]}") live instances answer with their credentials"
 done

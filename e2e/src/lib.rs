@@ -25,7 +25,6 @@ pub struct RunningNode<B: Backend> {
     pub id: String,
     pub address: String,
     server: tokio::task::JoinHandle<()>,
-    instances_dir: String,
 }
 
 impl<B: Backend> RunningNode<B> {
@@ -58,10 +57,6 @@ pub async fn start_node<B: Backend>(
         let _ = node_core::grpc::serve(n, l, std::future::pending()).await;
     });
     RunningNode {
-        instances_dir: format!(
-            "{}/instances/",
-            std::fs::canonicalize(base).unwrap().display()
-        ),
         node,
         id: id.to_string(),
         address: format!("http://{addr}"),
@@ -87,7 +82,7 @@ impl<B: Backend> Drop for Cluster<B> {
         }
         for n in &self.nodes {
             n.server.abort();
-            node_core::process::kill_servers_now(&n.instances_dir);
+            node_core::process::kill_servers_now(n.node.instances_dir(), n.node.program());
         }
     }
 }
@@ -139,6 +134,7 @@ impl<B: Backend> Cluster<B> {
             check_orphan_interval: -1,
             double_check_orphan_interval: 1,
             orphan_grace: 0,
+            max_orphan_fraction: 0.5,
             node_timeout: 5,
             cc: CcConfig {
                 url: format!("http://{cc_addr}"),
@@ -151,6 +147,7 @@ impl<B: Backend> Cluster<B> {
                 .map(|n| NodeAddress {
                     id: n.id.clone(),
                     address: n.address.clone(),
+                    token: node_core::testing::NODE_TOKEN.into(),
                 })
                 .collect(),
         };

@@ -12,6 +12,7 @@ use std::time::Instant;
 
 use gateway::orphan::{
     classify, BindingSeen, CcSnapshot, InstanceSeen, InstanceState, NodeListing, Observation,
+    Policy,
 };
 
 struct Counting;
@@ -95,7 +96,15 @@ fn main() {
             let base = CURRENT.load(Ordering::Relaxed);
             PEAK.store(base, Ordering::Relaxed);
             let t = Instant::now();
-            let v = classify(&first, &second, 10_000, 60);
+            let v = classify(
+                &first,
+                &second,
+                10_000,
+                Policy {
+                    grace: 60,
+                    max_orphan_fraction: 0.5,
+                },
+            );
             times.push(t.elapsed().as_secs_f64() * 1e3);
             peak = peak.max(PEAK.load(Ordering::Relaxed) - base);
             found = (

@@ -129,9 +129,13 @@ async fn provision(
             format!("unknown plan_id {}", body.plan_id),
         );
     };
-    // An instance that exists already stays where it is.
-    let existing = gw.placements().get(&instance_id).map(|p| p.node_id.clone());
-    let node = match existing.and_then(|id| gw.node(&id)) {
+    // An instance that exists already stays where it is; a new one is placed
+    // only when every node has said it does not hold it.
+    let existing = match gw.locate(&instance_id).await {
+        Ok(n) => n,
+        Err(e) => return error(StatusCode::SERVICE_UNAVAILABLE, e),
+    };
+    let node = match existing {
         Some(n) => n,
         None => {
             let infos = gw.node_infos().await;
@@ -195,8 +199,10 @@ async fn deprovision(
     if let Some(r) = check(&gw, &headers) {
         return r;
     }
-    let Some(node) = gw.locate(&instance_id).await else {
-        return reply(StatusCode::GONE, json!({}));
+    let node = match gw.locate(&instance_id).await {
+        Ok(Some(n)) => n,
+        Ok(None) => return reply(StatusCode::GONE, json!({})),
+        Err(e) => return error(StatusCode::SERVICE_UNAVAILABLE, e),
     };
     let mut c = node.client();
     let req = proto::UnprovisionRequest {
@@ -225,8 +231,10 @@ async fn bind(
     if let Some(r) = check(&gw, &headers) {
         return r;
     }
-    let Some(node) = gw.locate(&instance_id).await else {
-        return error(StatusCode::NOT_FOUND, format!("no instance {instance_id}"));
+    let node = match gw.locate(&instance_id).await {
+        Ok(Some(n)) => n,
+        Ok(None) => return error(StatusCode::NOT_FOUND, format!("no instance {instance_id}")),
+        Err(e) => return error(StatusCode::SERVICE_UNAVAILABLE, e),
     };
     let mut c = node.client();
     let req = proto::BindRequest {
@@ -269,8 +277,10 @@ async fn unbind(
     if let Some(r) = check(&gw, &headers) {
         return r;
     }
-    let Some(node) = gw.locate(&instance_id).await else {
-        return reply(StatusCode::GONE, json!({}));
+    let node = match gw.locate(&instance_id).await {
+        Ok(Some(n)) => n,
+        Ok(None) => return reply(StatusCode::GONE, json!({})),
+        Err(e) => return error(StatusCode::SERVICE_UNAVAILABLE, e),
     };
     let mut c = node.client();
     let req = proto::UnbindRequest {

@@ -89,6 +89,10 @@ impl CcClient {
                 .pointer("/pagination/next/href")
                 .and_then(Value::as_str)
             {
+                // The token goes with every request: only to the CC itself.
+                Some(next) if !same_origin(next, &self.base) => {
+                    anyhow::bail!("CC {path} page {page}: next link leaves {}", self.base)
+                }
                 Some(next) => url = next.to_string(),
                 None => {
                     if out.len() as u64 != total {
@@ -102,6 +106,55 @@ impl CcClient {
             }
         }
         anyhow::bail!("CC {path}: more than {MAX_PAGES} pages")
+    }
+
+    /// Asks the CC directly whether it knows instance `guid`, itself or
+    /// through one of its bindings. A purge confirms each item this way, so
+    /// a list read that missed an item (offset paging while the CC changes)
+    /// cannot make a live instance look unknown.
+    pub async fn instance_known(&self, guid: &str) -> anyhow::Result<bool> {
+        if self
+            .exists(&format!("{}/v3/service_instances/{guid}", self.base))
+            .await?
+        {
+            return Ok(true);
+        }
+        let url = format!(
+            "{}/v3/service_credential_bindings?service_instance_guids={guid}&per_page=1",
+            self.base
+        );
+        let body = self.get(&url).await?;
+        let n = body
+            .pointer("/pagination/total_results")
+            .and_then(Value::as_u64)
+            .ok_or_else(|| anyhow::anyhow!("no pagination.total_results"))?;
+        Ok(n > 0)
+    }
+
+    /// Asks the CC directly whether it knows credential binding `guid`.
+    pub async fn binding_known(&self, guid: &str) -> anyhow::Result<bool> {
+        self.exists(&format!(
+            "{}/v3/service_credential_bindings/{guid}",
+            self.base
+        ))
+        .await
+    }
+
+    /// `true` on 200, `false` on 404, an error otherwise.
+    async fn exists(&self, url: &str) -> anyhow::Result<bool> {
+        let resp = self
+            .http
+            .get(url)
+            .bearer_auth(&self.token)
+            .header("accept", "application/json")
+            .send()
+            .await
+            .map_err(|e| anyhow::anyhow!("{}", e.without_url()))?;
+        match resp.status().as_u16() {
+            200 => Ok(true),
+            404 => Ok(false),
+            s => anyhow::bail!("HTTP {s}"),
+        }
     }
 
     async fn get(&self, url: &str) -> anyhow::Result<Value> {
@@ -123,9 +176,32 @@ impl CcClient {
     }
 }
 
+/// True when `url` is on the same scheme, host and port as `base`.
+fn same_origin(url: &str, base: &str) -> bool {
+    match (reqwest::Url::parse(url), reqwest::Url::parse(base)) {
+        (Ok(u), Ok(b)) => u.origin() == b.origin(),
+        _ => false,
+    }
+}
+
 fn guid(r: &Value, what: &str) -> anyhow::Result<String> {
     r.get("guid")
         .and_then(Value::as_str)
         .map(str::to_string)
         .ok_or_else(|| anyhow::anyhow!("CC {what} without a guid"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn next_links_must_stay_on_the_cc() {
+        let base = "http://127.0.0.1:9022";
+        assert!(same_origin("http://127.0.0.1:9022/v3/x?page=2", base));
+        assert!(!same_origin("http://127.0.0.1:9023/v3/x?page=2", base));
+        assert!(!same_origin("https://127.0.0.1:9022/v3/x", base));
+        assert!(!same_origin("http://evil.example/v3/x", base));
+        assert!(!same_origin("/v3/x?page=2", base));
+    }
 }

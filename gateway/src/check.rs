@@ -107,7 +107,11 @@ impl Gateway {
                 report.message = format!("{e:#}; no orphans computed");
             }
             Ok((first, second)) => {
-                let v = orphan::classify(&first, &second, unix_now(), self.cfg.orphan_grace as i64);
+                let policy = orphan::Policy {
+                    grace: self.cfg.orphan_grace as i64,
+                    max_orphan_fraction: self.cfg.max_orphan_fraction,
+                };
+                let v = orphan::classify(&first, &second, unix_now(), policy);
                 report.outcome = serde_json::to_value(v.outcome)
                     .ok()
                     .and_then(|o| o.as_str().map(str::to_string))

@@ -27,6 +27,10 @@ pub struct GatewayConfig {
     /// the CC may not have recorded them yet.
     #[serde(default = "default_orphan_grace")]
     pub orphan_grace: u64,
+    /// A check whose verdict would make more than this share of the
+    /// instances (or bindings) on the nodes orphans is refused as a whole.
+    #[serde(default = "default_max_orphan_fraction")]
+    pub max_orphan_fraction: f64,
     /// Seconds a node may take to answer one call or send its full list.
     #[serde(default = "default_node_timeout")]
     pub node_timeout: u64,
@@ -93,12 +97,23 @@ pub struct CcConfig {
     pub timeout: u64,
 }
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NodeAddress {
     pub id: String,
     /// gRPC address, e.g. `http://127.0.0.1:9101`.
     pub address: String,
+    /// The node's token (its config's `token`).
+    pub token: String,
+}
+
+impl std::fmt::Debug for NodeAddress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NodeAddress")
+            .field("id", &self.id)
+            .field("address", &self.address)
+            .finish_non_exhaustive()
+    }
 }
 
 fn default_check_interval() -> i64 {
@@ -109,6 +124,9 @@ fn default_double_check_interval() -> u64 {
 }
 fn default_orphan_grace() -> u64 {
     60
+}
+fn default_max_orphan_fraction() -> f64 {
+    0.5
 }
 fn default_node_timeout() -> u64 {
     5
@@ -145,9 +163,24 @@ impl GatewayConfig {
             self.cc.per_page >= 1 && self.cc.per_page <= 5000,
             "cc.per_page must be 1..=5000"
         );
+        anyhow::ensure!(self.node_timeout > 0, "node_timeout must be > 0");
+        anyhow::ensure!(
+            (0.0..=1.0).contains(&self.max_orphan_fraction),
+            "max_orphan_fraction must be between 0 and 1"
+        );
         let mut ids = std::collections::BTreeSet::new();
         for n in &self.nodes {
             anyhow::ensure!(ids.insert(&n.id), "node id {} is listed twice", n.id);
+            anyhow::ensure!(
+                !n.token.is_empty(),
+                "node {}: token must not be empty",
+                n.id
+            );
+            anyhow::ensure!(
+                n.address.starts_with("http://") || n.address.starts_with("https://"),
+                "node {}: address must start with http:// or https://",
+                n.id
+            );
         }
         Ok(())
     }

@@ -163,30 +163,55 @@ impl Gateway {
         out
     }
 
-    /// The node holding `instance_id`: from the cache, else after listing
-    /// every node once more.
-    pub async fn locate(&self, instance_id: &str) -> Option<&NodeHandle> {
+    /// The node holding `instance_id`: from the cache, else by asking every
+    /// node. `Ok(None)` only when every node answered that it does not hold
+    /// it; `Err` when some node did not answer (the instance may be there).
+    pub async fn locate(&self, instance_id: &str) -> Result<Option<&NodeHandle>, String> {
         let cached = self
             .placements()
             .get(instance_id)
             .map(|p| p.node_id.clone());
-        if let Some(id) = cached {
-            return self.node(&id);
+        if let Some(node) = cached.and_then(|id| self.node(&id)) {
+            return Ok(Some(node));
         }
-        let lists = futures::future::join_all(
+        let answers = futures::future::join_all(
             self.nodes
                 .iter()
-                .map(|n| async move { (n.id.clone(), n.list().await) }),
+                .map(|n| async move { (n, n.lookup(instance_id).await) }),
         )
         .await;
-        for (id, l) in &lists {
-            self.note_listing(id, l);
+        let mut silent = Vec::new();
+        let mut holders = Vec::new();
+        for (n, a) in answers {
+            match a {
+                Ok(true) => holders.push(n),
+                Ok(false) => {}
+                Err(s) => silent.push(format!("{}: {}", n.id, nodes::status_text(&s))),
+            }
         }
-        let found = self
-            .placements()
-            .get(instance_id)
-            .map(|p| p.node_id.clone());
-        found.and_then(|id| self.node(&id))
+        match holders.as_slice() {
+            [one] => {
+                self.placements().insert(
+                    instance_id.to_string(),
+                    Placement {
+                        node_id: one.id.clone(),
+                    },
+                );
+                Ok(Some(*one))
+            }
+            [] if silent.is_empty() => Ok(None),
+            [] => Err(format!(
+                "cannot tell which node holds {instance_id}: {}",
+                silent.join("; ")
+            )),
+            many => Err(format!(
+                "instance {instance_id} is on several nodes: {}",
+                many.iter()
+                    .map(|n| n.id.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )),
+        }
     }
 
     /// Periodic work: orphan checks every `check_orphan_interval` seconds

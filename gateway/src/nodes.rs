@@ -8,16 +8,31 @@
 use std::time::Duration;
 
 use proto::{HandlesBatch, ListHandlesRequest, NodeClient};
+use tonic::metadata::{Ascii, MetadataValue};
+use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Channel, Endpoint};
 
 use crate::config::NodeAddress;
 use crate::orphan::{BindingSeen, InstanceSeen, InstanceState, NodeListing};
 
+/// Adds the node's token to every call.
+#[derive(Clone)]
+pub struct NodeToken(MetadataValue<Ascii>);
+
+impl tonic::service::Interceptor for NodeToken {
+    fn call(&mut self, mut req: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
+        req.metadata_mut().insert("authorization", self.0.clone());
+        Ok(req)
+    }
+}
+
+pub type Client = NodeClient<InterceptedService<Channel, NodeToken>>;
+
 #[derive(Clone)]
 pub struct NodeHandle {
     pub id: String,
     pub address: String,
-    client: NodeClient<Channel>,
+    client: Client,
     timeout: Duration,
 }
 
@@ -26,16 +41,20 @@ impl NodeHandle {
         let endpoint = Endpoint::from_shared(addr.address.clone())
             .map_err(|e| anyhow::anyhow!("node {}: bad address {}: {e}", addr.id, addr.address))?
             .connect_timeout(timeout);
+        let mut token: MetadataValue<Ascii> = format!("Bearer {}", addr.token)
+            .parse()
+            .map_err(|_| anyhow::anyhow!("node {}: token must be printable ASCII", addr.id))?;
+        token.set_sensitive(true);
         Ok(NodeHandle {
             id: addr.id.clone(),
             address: addr.address.clone(),
-            client: NodeClient::new(endpoint.connect_lazy()),
+            client: NodeClient::with_interceptor(endpoint.connect_lazy(), NodeToken(token)),
             timeout,
         })
     }
 
     /// A client for one call; `tonic` clients are cheap to clone.
-    pub fn client(&self) -> NodeClient<Channel> {
+    pub fn client(&self) -> Client {
         self.client.clone()
     }
 
@@ -62,6 +81,15 @@ impl NodeHandle {
     pub async fn info(&self) -> Result<proto::NodeInfo, tonic::Status> {
         let mut c = self.client();
         self.call(self.timeout, c.info(proto::InfoRequest {})).await
+    }
+
+    /// Whether the node holds `instance_id` (a row, a server, a data dir).
+    pub async fn lookup(&self, instance_id: &str) -> Result<bool, tonic::Status> {
+        let mut c = self.client();
+        let req = proto::LookupRequest {
+            instance_id: instance_id.to_string(),
+        };
+        Ok(self.call(self.timeout, c.lookup(req)).await?.exists)
     }
 
     /// Everything the node holds, complete or `Failed`.

@@ -21,11 +21,32 @@ pub struct CcSnapshot {
 }
 
 impl CcSnapshot {
-    /// True when the CC knows the instance, directly or through a binding.
-    pub fn knows_instance(&self, id: &str) -> bool {
-        self.instances.contains(id) || self.bindings.values().any(|i| i == id)
+    /// Every instance the CC knows, directly or through one of its bindings.
+    pub fn known_instances(&self) -> HashSet<&str> {
+        self.instances
+            .iter()
+            .chain(self.bindings.values())
+            .map(String::as_str)
+            .collect()
     }
 }
+
+/// The knobs of the decision.
+#[derive(Debug, Clone, Copy)]
+pub struct Policy {
+    /// Objects younger than this (seconds) are never orphans.
+    pub grace: i64,
+    /// Refuse the whole verdict when more than this share of what the nodes
+    /// hold would be orphans (checked once the nodes hold at least
+    /// [`FRACTION_MIN_HELD`] items of a kind): a CC that answers in full
+    /// but about the wrong thing (another offering, a restored database)
+    /// must not turn live objects into orphans.
+    pub max_orphan_fraction: f64,
+}
+
+/// Below this many instances (or bindings) on the nodes the fraction guard
+/// does not apply: one orphan of two is a plausible, not a suspicious, state.
+pub const FRACTION_MIN_HELD: usize = 10;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum InstanceState {
@@ -83,7 +104,8 @@ pub enum Outcome {
     Ok,
     /// Some nodes did not; they are in `unreachable` and have no verdict.
     Partial,
-    /// The CC list was empty while nodes hold instances: nothing decided.
+    /// The CC's lists were empty, or would make too much an orphan, while
+    /// the nodes hold objects: nothing decided.
     Refused,
 }
 
@@ -102,8 +124,9 @@ pub struct Verdict {
 }
 
 /// Decides the orphans from two looks taken `double_check_orphan_interval`
-/// apart. `now` and `grace` are in seconds.
-pub fn classify(first: &Observation, second: &Observation, now: i64, grace: i64) -> Verdict {
+/// apart. `now` is in Unix seconds.
+pub fn classify(first: &Observation, second: &Observation, now: i64, policy: Policy) -> Verdict {
+    let grace = policy.grace;
     let mut v = Verdict {
         outcome: Outcome::Ok,
         message: String::new(),
@@ -114,25 +137,46 @@ pub fn classify(first: &Observation, second: &Observation, now: i64, grace: i64)
         too_young: 0,
     };
 
-    let held: usize = [first, second]
-        .iter()
-        .flat_map(|o| o.nodes.values())
-        .map(|l| match l {
-            NodeListing::Complete { instances, .. } => instances.len(),
-            NodeListing::Failed(_) => 0,
-        })
+    let complete = || {
+        [first, second]
+            .into_iter()
+            .flat_map(|o| o.nodes.values())
+            .filter_map(|l| match l {
+                NodeListing::Complete {
+                    instances,
+                    bindings,
+                } => Some((instances, bindings)),
+                NodeListing::Failed(_) => None,
+            })
+    };
+    let held = complete().map(|(i, _)| i.len()).max().unwrap_or(0);
+    let held_bindings = complete()
+        .map(|(_, b)| b.iter().filter(|b| b.present_on_server).count())
         .max()
         .unwrap_or(0);
     for (look, obs) in [("first", first), ("second", second)] {
-        if obs.cc.instances.is_empty() && held > 0 {
+        let refusal = if obs.cc.instances.is_empty() && held > 0 {
+            Some(format!(
+                "service instances in the {look} look while nodes hold {held}"
+            ))
+        } else if obs.cc.bindings.is_empty() && held_bindings > 0 {
+            Some(format!(
+                "credential bindings in the {look} look while nodes hold {held_bindings}"
+            ))
+        } else {
+            None
+        };
+        if let Some(what) = refusal {
             v.outcome = Outcome::Refused;
             v.message = format!(
-                "the CC listed no service instances in the {look} look while nodes hold {held}; \
-                 refusing to call them orphans (is the CC empty, restored or pointed at the wrong place?)"
+                "the CC listed no {what}; refusing to call them orphans \
+                 (is the CC empty, restored, or read with the wrong scope?)"
             );
             return v;
         }
     }
+    let known_first = first.cc.known_instances();
+    let known_second = second.cc.known_instances();
 
     let node_ids: BTreeSet<&String> = first.nodes.keys().chain(second.nodes.keys()).collect();
     for node in node_ids {
@@ -164,8 +208,7 @@ pub fn classify(first: &Observation, second: &Observation, now: i64, grace: i64)
             }
         };
         let young = |created_at: i64| created_at > 0 && created_at + grace > now;
-        let unknown_instance =
-            |id: &str| !first.cc.knows_instance(id) && !second.cc.knows_instance(id);
+        let unknown_instance = |id: &str| !known_first.contains(id) && !known_second.contains(id);
 
         let before: HashSet<&str> = a.0.iter().map(|i| i.id.as_str()).collect();
         let mut orphans = Vec::new();
@@ -216,6 +259,31 @@ pub fn classify(first: &Observation, second: &Observation, now: i64, grace: i64)
         v.orphan_instances.insert(node.clone(), orphans);
         v.orphan_bindings.insert(node.clone(), bindings);
     }
+    let judged = |m: &BTreeMap<String, Vec<_>>| m.values().map(Vec::len).sum::<usize>();
+    let (total_instances, total_bindings) = complete_totals(second, &v.orphan_instances);
+    for (kind, found, total) in [
+        ("instances", judged(&v.orphan_instances), total_instances),
+        (
+            "bindings",
+            v.orphan_bindings.values().map(Vec::len).sum(),
+            total_bindings,
+        ),
+    ] {
+        if total >= FRACTION_MIN_HELD && found as f64 > policy.max_orphan_fraction * total as f64 {
+            let message = format!(
+                "{found} of the {total} {kind} on the judged nodes would be orphans, more than \
+                 max_orphan_fraction ({}); refusing (is the CC read with the wrong scope?)",
+                policy.max_orphan_fraction
+            );
+            return Verdict {
+                outcome: Outcome::Refused,
+                message,
+                orphan_instances: BTreeMap::new(),
+                orphan_bindings: BTreeMap::new(),
+                ..v
+            };
+        }
+    }
     if !v.unreachable.is_empty() {
         v.outcome = Outcome::Partial;
         v.message = format!(
@@ -226,6 +294,21 @@ pub fn classify(first: &Observation, second: &Observation, now: i64, grace: i64)
     v
 }
 
+/// How many instances and bindings the judged nodes (those with a key in
+/// `judged`) held in `look`.
+fn complete_totals(look: &Observation, judged: &BTreeMap<String, Vec<String>>) -> (usize, usize) {
+    judged
+        .keys()
+        .filter_map(|n| match look.nodes.get(n) {
+            Some(NodeListing::Complete {
+                instances,
+                bindings,
+            }) => Some((instances.len(), bindings.len())),
+            _ => None,
+        })
+        .fold((0, 0), |(a, b), (i, j)| (a + i, b + j))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -233,6 +316,10 @@ mod tests {
     const NOW: i64 = 10_000;
     const GRACE: i64 = 60;
     const OLD: i64 = 1_000;
+    const POLICY: Policy = Policy {
+        grace: GRACE,
+        max_orphan_fraction: 1.0,
+    };
 
     fn cc(instances: &[&str], bindings: &[(&str, &str)]) -> CcSnapshot {
         CcSnapshot {
@@ -292,7 +379,7 @@ mod tests {
         let node = || listing(vec![inst("live", OLD), inst("lost", OLD)], vec![]);
         let a = look(cc(&["live"], &[]), vec![("n0", node())]);
         let b = look(cc(&["live"], &[]), vec![("n0", node())]);
-        let v = classify(&a, &b, NOW, GRACE);
+        let v = classify(&a, &b, NOW, POLICY);
         assert_eq!(v.outcome, Outcome::Ok);
         assert_eq!(orphans(&v, "n0"), vec!["lost"]);
     }
@@ -303,11 +390,11 @@ mod tests {
         // Known only in the second look (a provision finishing at the first look).
         let a = look(cc(&["live"], &[]), vec![("n0", node())]);
         let b = look(cc(&["live", "x"], &[]), vec![("n0", node())]);
-        assert!(orphans(&classify(&a, &b, NOW, GRACE), "n0").is_empty());
+        assert!(orphans(&classify(&a, &b, NOW, POLICY), "n0").is_empty());
         // Known only in the first look (being deprovisioned: not ours to purge).
         let a = look(cc(&["live", "x"], &[]), vec![("n0", node())]);
         let b = look(cc(&["live"], &[]), vec![("n0", node())]);
-        assert!(orphans(&classify(&a, &b, NOW, GRACE), "n0").is_empty());
+        assert!(orphans(&classify(&a, &b, NOW, POLICY), "n0").is_empty());
     }
 
     #[test]
@@ -323,9 +410,9 @@ mod tests {
                 listing(vec![inst("live", OLD), inst("new", OLD)], vec![]),
             )],
         );
-        assert!(orphans(&classify(&a, &b, NOW, GRACE), "n0").is_empty());
+        assert!(orphans(&classify(&a, &b, NOW, POLICY), "n0").is_empty());
         // Gone by the second look: nothing to purge.
-        assert!(orphans(&classify(&b, &a, NOW, GRACE), "n0").is_empty());
+        assert!(orphans(&classify(&b, &a, NOW, POLICY), "n0").is_empty());
     }
 
     #[test]
@@ -347,7 +434,7 @@ mod tests {
                 ("n1", listing(vec![inst("x", OLD)], vec![])),
             ],
         );
-        let v = classify(&a, &b, NOW, GRACE);
+        let v = classify(&a, &b, NOW, POLICY);
         assert!(orphans(&v, "n0").is_empty() && orphans(&v, "n1").is_empty());
     }
 
@@ -363,9 +450,9 @@ mod tests {
                 vec![bind("live", "fresh-b", true, NOW - 1)],
             )
         };
-        let a = look(cc(&["live"], &[]), vec![("n0", node())]);
-        let b = look(cc(&["live"], &[]), vec![("n0", node())]);
-        let v = classify(&a, &b, NOW, GRACE);
+        let a = look(cc(&["live"], &[("kb", "live")]), vec![("n0", node())]);
+        let b = look(cc(&["live"], &[("kb", "live")]), vec![("n0", node())]);
+        let v = classify(&a, &b, NOW, POLICY);
         assert_eq!(orphans(&v, "n0"), vec!["edge"]);
         assert!(orphan_bindings(&v, "n0").is_empty());
         assert_eq!(v.too_young, 2);
@@ -390,7 +477,7 @@ mod tests {
                     ("n1", ok()),
                 ],
             );
-            let v = classify(&a, &b, NOW, GRACE);
+            let v = classify(&a, &b, NOW, POLICY);
             assert_eq!(v.outcome, Outcome::Partial);
             assert!(v.unreachable["n0"].contains("timed out"));
             assert!(!v.orphan_instances.contains_key("n0"), "no verdict for n0");
@@ -406,7 +493,7 @@ mod tests {
             vec![("n0", listing(vec![inst("x", OLD)], vec![]))],
         );
         let b = look(cc(&["live"], &[]), vec![]);
-        let v = classify(&a, &b, NOW, GRACE);
+        let v = classify(&a, &b, NOW, POLICY);
         assert_eq!(v.outcome, Outcome::Partial);
         assert!(v.orphan_instances.is_empty());
     }
@@ -423,7 +510,7 @@ mod tests {
                 &look(c1, vec![("n0", node())]),
                 &look(c2, vec![("n0", node())]),
                 NOW,
-                GRACE,
+                POLICY,
             );
             assert_eq!(v.outcome, Outcome::Refused);
             assert!(v.orphan_instances.is_empty() && v.orphan_bindings.is_empty());
@@ -431,9 +518,78 @@ mod tests {
         }
         // An empty CC and empty nodes is simply clean.
         let empty = || look(cc(&[], &[]), vec![("n0", listing(vec![], vec![]))]);
-        let v = classify(&empty(), &empty(), NOW, GRACE);
+        let v = classify(&empty(), &empty(), NOW, POLICY);
         assert_eq!(v.outcome, Outcome::Ok);
         assert_eq!(v.orphan_instances["n0"], Vec::<String>::new());
+    }
+
+    #[test]
+    fn an_empty_cc_binding_list_with_bindings_on_nodes_is_refused() {
+        let node = || listing(vec![inst("live", OLD)], vec![bind("live", "b1", true, OLD)]);
+        for (c1, c2) in [
+            (cc(&["live"], &[]), cc(&["live"], &[("b1", "live")])),
+            (cc(&["live"], &[("b1", "live")]), cc(&["live"], &[])),
+        ] {
+            let v = classify(
+                &look(c1, vec![("n0", node())]),
+                &look(c2, vec![("n0", node())]),
+                NOW,
+                POLICY,
+            );
+            assert_eq!(v.outcome, Outcome::Refused);
+            assert!(v.message.contains("credential bindings"), "{}", v.message);
+            assert!(v.orphan_bindings.is_empty());
+        }
+    }
+
+    #[test]
+    fn too_large_a_share_of_orphans_is_refused() {
+        // 12 instances with a binding each; the CC knows only 5 of them.
+        let ids: Vec<String> = (0..12).map(|i| format!("i{i:02}")).collect();
+        let node = || {
+            listing(
+                ids.iter().map(|i| inst(i, OLD)).collect(),
+                ids.iter()
+                    .map(|i| bind(i, &format!("{i}-b"), true, OLD))
+                    .collect(),
+            )
+        };
+        let known: Vec<&str> = ids.iter().take(5).map(String::as_str).collect();
+        let known_b: Vec<(String, String)> = known
+            .iter()
+            .map(|i| (format!("{i}-b"), i.to_string()))
+            .collect();
+        let kb: Vec<(&str, &str)> = known_b
+            .iter()
+            .map(|(b, i)| (b.as_str(), i.as_str()))
+            .collect();
+        let c = || cc(&known, &kb);
+        let half = Policy {
+            grace: GRACE,
+            max_orphan_fraction: 0.5,
+        };
+        let v = classify(
+            &look(c(), vec![("n0", node())]),
+            &look(c(), vec![("n0", node())]),
+            NOW,
+            half,
+        );
+        assert_eq!(v.outcome, Outcome::Refused);
+        assert!(v.message.contains("7 of the 12 instances"), "{}", v.message);
+        assert!(v.orphan_instances.is_empty() && v.orphan_bindings.is_empty());
+        // With a looser limit the same world is judged.
+        let loose = Policy {
+            grace: GRACE,
+            max_orphan_fraction: 0.6,
+        };
+        let v = classify(
+            &look(c(), vec![("n0", node())]),
+            &look(c(), vec![("n0", node())]),
+            NOW,
+            loose,
+        );
+        assert_eq!(v.outcome, Outcome::Ok);
+        assert_eq!(orphans(&v, "n0").len(), 7);
     }
 
     #[test]
@@ -452,7 +608,7 @@ mod tests {
             &look(c(), vec![("n0", node())]),
             &look(c(), vec![("n0", node())]),
             NOW,
-            GRACE,
+            POLICY,
         );
         assert_eq!(orphan_bindings(&v, "n0"), vec!["dropped"]);
         assert_eq!(v.orphan_bindings["n0"][0].instance_id, "live");
@@ -461,23 +617,23 @@ mod tests {
     #[test]
     fn a_binding_not_seen_on_the_server_both_times_is_unverified_not_orphan() {
         let a = look(
-            cc(&["live"], &[]),
+            cc(&["live"], &[("kb", "live")]),
             vec![(
                 "n0",
                 listing(vec![inst("live", OLD)], vec![bind("live", "b", false, OLD)]),
             )],
         );
         let b = look(
-            cc(&["live"], &[]),
+            cc(&["live"], &[("kb", "live")]),
             vec![(
                 "n0",
                 listing(vec![inst("live", OLD)], vec![bind("live", "b", true, OLD)]),
             )],
         );
-        let v = classify(&a, &b, NOW, GRACE);
+        let v = classify(&a, &b, NOW, POLICY);
         assert!(orphan_bindings(&v, "n0").is_empty());
         assert_eq!(v.unverified_bindings, 1);
-        let v = classify(&b, &a, NOW, GRACE);
+        let v = classify(&b, &a, NOW, POLICY);
         assert!(orphan_bindings(&v, "n0").is_empty());
     }
 
@@ -488,7 +644,7 @@ mod tests {
             &look(cc(&["live"], &[("b", "live")]), vec![("n0", node())]),
             &look(cc(&["live"], &[]), vec![("n0", node())]),
             NOW,
-            GRACE,
+            POLICY,
         );
         assert!(orphan_bindings(&v, "n0").is_empty());
         assert_eq!(v.unverified_bindings, 0);
@@ -503,10 +659,10 @@ mod tests {
             )
         };
         let v = classify(
-            &look(cc(&["live"], &[]), vec![("n0", node())]),
-            &look(cc(&["live"], &[]), vec![("n0", node())]),
+            &look(cc(&["live"], &[("kb", "live")]), vec![("n0", node())]),
+            &look(cc(&["live"], &[("kb", "live")]), vec![("n0", node())]),
             NOW,
-            GRACE,
+            POLICY,
         );
         assert_eq!(orphans(&v, "n0"), vec!["lost"]);
         assert!(orphan_bindings(&v, "n0").is_empty());
@@ -527,7 +683,7 @@ mod tests {
             &look(c(), vec![("n0", node())]),
             &look(c(), vec![("n0", node())]),
             NOW,
-            GRACE,
+            POLICY,
         );
         assert!(orphans(&v, "n0").is_empty());
         assert!(orphan_bindings(&v, "n0").is_empty());
@@ -557,7 +713,7 @@ mod tests {
             &look(cc(&["live"], &[]), vec![("n0", node())]),
             &look(cc(&["live"], &[]), vec![("n0", node())]),
             NOW,
-            GRACE,
+            POLICY,
         );
         assert_eq!(orphans(&v, "n0"), vec!["down", "stray"]);
     }
@@ -605,9 +761,11 @@ mod tests {
                         };
                         let a = look(c1, vec![("n0", l(n1))]);
                         let b = look(c2, vec![("n0", l(n2))]);
-                        let v = classify(&a, &b, NOW, GRACE);
+                        let v = classify(&a, &b, NOW, POLICY);
                         if v.outcome == Outcome::Refused {
-                            assert!(cc1.is_empty() || cc2.is_empty());
+                            let empty =
+                                |c: &CcSnapshot| c.instances.is_empty() || c.bindings.is_empty();
+                            assert!(empty(&a.cc) || empty(&b.cc));
                             assert!(v.orphan_instances.is_empty());
                             continue;
                         }
@@ -629,8 +787,8 @@ mod tests {
                                 && n2.contains(i)
                                 && !cc1.contains(i)
                                 && !cc2.contains(i)
-                                && !a.cc.knows_instance(i)
-                                && !b.cc.knows_instance(i);
+                                && !a.cc.known_instances().contains(i)
+                                && !b.cc.known_instances().contains(i);
                             assert_eq!(
                                 orphans(&v, "n0").contains(&i.to_string()),
                                 expect,

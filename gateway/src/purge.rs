@@ -8,6 +8,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use futures::StreamExt;
 use serde::Serialize;
 use serde_json::Value;
 
@@ -17,6 +18,20 @@ use crate::Gateway;
 /// Extra time a node gets per item on top of `node_timeout`: stopping a
 /// server may take its full SIGTERM grace.
 const PER_ITEM: Duration = Duration::from_secs(15);
+
+/// Most items one purge request may name: a purge is a deliberate act on a
+/// reviewed list, not a bulk operation.
+pub const MAX_ITEMS: usize = 1000;
+
+/// Ids name directories on nodes and appear in CC URLs: a safe alphabet.
+fn valid_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 64
+        && !id.starts_with('.')
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+}
 
 /// What to purge, per node.
 #[derive(Debug, Default, Clone, PartialEq)]
@@ -48,10 +63,10 @@ impl PurgeRequest {
                     .enumerate()
                     .map(|(i, id)| {
                         id.as_str()
-                            .filter(|s| !s.is_empty())
+                            .filter(|s| valid_id(s))
                             .map(str::to_string)
                             .ok_or_else(|| {
-                                format!("orphan_instances.{node}[{i}] must be a non-empty string")
+                                format!("orphan_instances.{node}[{i}] must be an id (1-64 of [A-Za-z0-9._-])")
                             })
                     })
                     .collect::<Result<Vec<_>, _>>()?;
@@ -71,11 +86,11 @@ impl PurgeRequest {
                     let field = |k: &str| {
                         b.get(k)
                             .and_then(Value::as_str)
-                            .filter(|s| !s.is_empty())
+                            .filter(|s| valid_id(s))
                             .map(str::to_string)
                             .ok_or_else(|| {
                                 format!(
-                                    "orphan_bindings.{node}[{i}].{k} must be a non-empty string"
+                                    "orphan_bindings.{node}[{i}].{k} must be an id (1-64 of [A-Za-z0-9._-])"
                                 )
                             })
                     };
@@ -83,6 +98,11 @@ impl PurgeRequest {
                 }
                 req.bindings.insert(node.clone(), items);
             }
+        }
+        let n: usize = req.instances.values().map(Vec::len).sum::<usize>()
+            + req.bindings.values().map(Vec::len).sum::<usize>();
+        if n > MAX_ITEMS {
+            return Err(format!("{n} items in one purge; at most {MAX_ITEMS}"));
         }
         Ok(req)
     }
@@ -114,76 +134,71 @@ impl Gateway {
         let cc = self.cc.snapshot().await.map_err(|e| {
             format!("cannot re-read the CC before purging ({e:#}); nothing was purged")
         })?;
+        let known_instances = cc.known_instances();
         let mut results = Vec::new();
-        let node_ids: std::collections::BTreeSet<&String> =
-            req.instances.keys().chain(req.bindings.keys()).collect();
-        let mut work = Vec::new();
-        for node_id in node_ids {
-            let mut instances = Vec::new();
-            let mut bindings = Vec::new();
-            let item =
-                |kind, instance_id: &str, binding_id: Option<&str>, outcome, reason: String| {
-                    ItemResult {
-                        node_id: node_id.clone(),
-                        kind,
-                        instance_id: instance_id.to_string(),
-                        binding_id: binding_id.map(str::to_string),
-                        outcome,
-                        reason,
+        // Every item, each vetted on its own (a few at a time).
+        let items: Vec<(String, String, Option<String>)> = req
+            .instances
+            .iter()
+            .flat_map(|(n, ids)| ids.iter().map(move |i| (n.clone(), i.clone(), None)))
+            .chain(req.bindings.iter().flat_map(|(n, bs)| {
+                bs.iter()
+                    .map(move |(i, b)| (n.clone(), i.clone(), Some(b.clone())))
+            }))
+            .collect();
+        let vetted: Vec<_> = futures::stream::iter(items)
+            .map(|(node_id, instance_id, binding_id)| {
+                let known_instances = &known_instances;
+                let cc = &cc;
+                async move {
+                    let verdict = self
+                        .vet(
+                            &node_id,
+                            &instance_id,
+                            binding_id.as_deref(),
+                            |i, b| match b {
+                                None => known_instances.contains(i),
+                                Some(b) => cc.bindings.contains_key(b),
+                            },
+                        )
+                        .await;
+                    (node_id, instance_id, binding_id, verdict)
+                }
+            })
+            .buffered(8)
+            .collect()
+            .await;
+        let mut per_node: BTreeMap<String, (Vec<String>, Vec<proto::BindingRef>)> = BTreeMap::new();
+        for (node_id, instance_id, binding_id, verdict) in vetted {
+            match verdict {
+                None => {
+                    let entry = per_node.entry(node_id).or_default();
+                    match binding_id {
+                        None => entry.0.push(instance_id),
+                        Some(b) => entry.1.push(proto::BindingRef {
+                            instance_id,
+                            binding_id: b,
+                        }),
                     }
-                };
-            let node = self.node(node_id);
-            for id in req.instances.get(node_id).into_iter().flatten() {
-                if node.is_none() {
-                    results.push(item(
-                        "instance",
-                        id,
-                        None,
-                        "failed",
-                        format!("unknown node {node_id}"),
-                    ));
-                } else if cc.knows_instance(id) {
-                    results.push(item(
-                        "instance",
-                        id,
-                        None,
-                        "refused",
-                        "the CC knows this instance".into(),
-                    ));
-                } else {
-                    instances.push(id.clone());
                 }
-            }
-            for (iid, bid) in req.bindings.get(node_id).into_iter().flatten() {
-                if node.is_none() {
-                    results.push(item(
-                        "binding",
-                        iid,
-                        Some(bid),
-                        "failed",
-                        format!("unknown node {node_id}"),
-                    ));
-                } else if cc.bindings.contains_key(bid) {
-                    results.push(item(
-                        "binding",
-                        iid,
-                        Some(bid),
-                        "refused",
-                        "the CC knows this binding".into(),
-                    ));
-                } else {
-                    bindings.push(proto::BindingRef {
-                        instance_id: iid.clone(),
-                        binding_id: bid.clone(),
-                    });
-                }
-            }
-            if let Some(node) = node {
-                if !instances.is_empty() || !bindings.is_empty() {
-                    work.push((node, instances, bindings));
-                }
+                Some((outcome, reason)) => results.push(ItemResult {
+                    node_id,
+                    kind: if binding_id.is_some() {
+                        "binding"
+                    } else {
+                        "instance"
+                    },
+                    instance_id,
+                    binding_id,
+                    outcome,
+                    reason,
+                }),
             }
         }
+        let work: Vec<_> = per_node
+            .into_iter()
+            .filter_map(|(id, (i, b))| self.node(&id).map(|n| (n, i, b)))
+            .collect();
 
         let replies = futures::future::join_all(work.into_iter().map(
             |(node, instances, bindings)| async move {
@@ -264,6 +279,71 @@ impl Gateway {
         Ok(PurgeReply { results, summary })
     }
 
+    /// Why an item must not go to its node, or `None` when it may. In order:
+    /// the node must be ours; the CC must not know the item, by the fresh
+    /// snapshot (`known_in_snapshot`) nor by a direct query; the named node
+    /// must hold the instance (if another node does, the file is wrong).
+    async fn vet(
+        &self,
+        node_id: &str,
+        instance_id: &str,
+        binding_id: Option<&str>,
+        known_in_snapshot: impl Fn(&str, Option<&str>) -> bool,
+    ) -> Option<(&'static str, String)> {
+        let what = if binding_id.is_some() {
+            "binding"
+        } else {
+            "instance"
+        };
+        let Some(node) = self.node(node_id) else {
+            return Some(("failed", format!("unknown node {node_id}")));
+        };
+        if known_in_snapshot(instance_id, binding_id) {
+            return Some(("refused", format!("the CC knows this {what}")));
+        }
+        let asked = match binding_id {
+            None => self.cc.instance_known(instance_id).await,
+            Some(b) => self.cc.binding_known(b).await,
+        };
+        match asked {
+            Ok(false) => {}
+            Ok(true) => return Some(("refused", format!("the CC knows this {what}"))),
+            Err(e) => {
+                return Some((
+                    "refused",
+                    format!("cannot confirm with the CC that it does not know this {what}: {e:#}"),
+                ))
+            }
+        }
+        match node.lookup(instance_id).await {
+            Ok(true) => None,
+            Err(s) => Some((
+                "failed",
+                format!("node {node_id} did not answer: {}", status_text(&s)),
+            )),
+            Ok(false) => {
+                for other in self.nodes.iter().filter(|n| n.id != node_id) {
+                    match other.lookup(instance_id).await {
+                        Ok(true) => {
+                            return Some(("failed", format!(
+                                "instance {instance_id} is on node {}, not on {node_id}", other.id
+                            )))
+                        }
+                        Ok(false) => {}
+                        Err(s) => {
+                            return Some(("failed", format!(
+                                "{node_id} does not hold instance {instance_id} and node {} did not answer: {}",
+                                other.id,
+                                status_text(&s)
+                            )))
+                        }
+                    }
+                }
+                Some(("not_found", format!("no node holds instance {instance_id}")))
+            }
+        }
+    }
+
     /// Drops purged (or already gone) items from the last report and the
     /// placement cache, so `/varz` shows what is left.
     fn forget_purged(&self, results: &[ItemResult]) {
@@ -337,6 +417,18 @@ mod tests {
             (
                 json!({"orphan_bindings": {"n0": [{"instance_id": "i"}]}}),
                 "orphan_bindings.n0[0].binding_id",
+            ),
+            (
+                json!({"orphan_instances": {"n0": ["../x"]}}),
+                "orphan_instances.n0[0]",
+            ),
+            (
+                json!({"orphan_instances": {"n0": ["a?b"]}}),
+                "orphan_instances.n0[0]",
+            ),
+            (
+                json!({"orphan_instances": {"n0": (0..=MAX_ITEMS).map(|i| format!("i{i}")).collect::<Vec<_>>()}}),
+                "at most",
             ),
         ] {
             let e = PurgeRequest::from_json(&body).unwrap_err();

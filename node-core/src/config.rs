@@ -11,6 +11,9 @@ pub struct NodeConfig {
     pub node_id: String,
     /// Where the gRPC server listens, e.g. `127.0.0.1:9101`.
     pub listen: String,
+    /// The token a gateway must present (`authorization: Bearer <token>`)
+    /// on every gRPC call.
+    pub token: crate::secret::Secret,
     /// Holds `<service>_node.db`, `instances/<id>/` and `logs/<id>.log`.
     pub base_dir: PathBuf,
     /// The address instances bind to.
@@ -85,6 +88,7 @@ impl NodeConfig {
     /// Checks what serde cannot: a sane port range and node id.
     pub fn validate(&self) -> anyhow::Result<()> {
         anyhow::ensure!(!self.node_id.is_empty(), "node_id must not be empty");
+        anyhow::ensure!(!self.token.is_empty(), "token must not be empty");
         anyhow::ensure!(
             self.port_range.first > 0 && self.port_range.first <= self.port_range.last,
             "port_range: first must be > 0 and <= last"

@@ -1,8 +1,11 @@
 //! The `Node` gRPC service: where a gateway's request enters a node.
 //!
-//! Thin by design: it converts messages and hands each call to [`Node`].
-//! `ListHandles` streams the node's holdings in numbered batches and marks
-//! the final one, so a gateway can tell a complete list from a cut-short one.
+//! Thin by design: it checks the caller's token, converts messages and hands
+//! each call to [`Node`]. Calls that change anything run in their own task,
+//! so a gateway that gives up waiting cannot cut a provision or a purge off
+//! half-way. `ListHandles` streams the node's holdings in numbered batches
+//! and marks the final one, so a gateway can tell a complete list from a
+//! cut-short one.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -10,14 +13,20 @@ use std::sync::Arc;
 
 use futures::Stream;
 use proto::{
-    BindRequest, BindResponse, HandlesBatch, InfoRequest, ListHandlesRequest, NodeInfo, NodeServer,
-    ProvisionRequest, ProvisionResponse, PurgeRequest, PurgeResponse, UnbindRequest,
-    UnbindResponse, UnprovisionRequest, UnprovisionResponse,
+    BindRequest, BindResponse, HandlesBatch, InfoRequest, ListHandlesRequest, LookupRequest,
+    LookupResponse, NodeInfo, NodeServer, ProvisionRequest, ProvisionResponse, PurgeRequest,
+    PurgeResponse, UnbindRequest, UnbindResponse, UnprovisionRequest, UnprovisionResponse,
 };
 use tonic::{Request, Response, Status};
 
+use crate::error::NodeError;
+use crate::secret::Secret;
+
 use crate::backend::Backend;
 use crate::node::{Handles, Node};
+
+/// Seconds between two passes of the supervisor that restarts dead servers.
+const SUPERVISE_EVERY_SECS: u64 = 30;
 
 /// Items per `ListHandles` batch when the caller does not say.
 const DEFAULT_BATCH: usize = 500;
@@ -80,6 +89,32 @@ pub fn batches(node_id: &str, handles: Handles, size: usize) -> Vec<HandlesBatch
 
 type BatchStream = Pin<Box<dyn Stream<Item = Result<HandlesBatch, Status>> + Send>>;
 
+/// Runs a node operation in its own task, so it completes even when the
+/// caller stops waiting (a gateway timeout drops the request future).
+async fn detached<T: Send + 'static>(
+    fut: impl Future<Output = Result<T, NodeError>> + Send + 'static,
+) -> Result<T, Status> {
+    match tokio::spawn(fut).await {
+        Ok(r) => r.map_err(Status::from),
+        Err(e) => Err(Status::internal(format!("operation failed: {e}"))),
+    }
+}
+
+/// Rejects a call without `authorization: Bearer <token>`, in constant time.
+pub fn check_token(token: &Secret, req: &Request<()>) -> Result<(), Status> {
+    let presented = req
+        .metadata()
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    if token.matches(presented) {
+        Ok(())
+    } else {
+        Err(Status::unauthenticated("bad or missing node token"))
+    }
+}
+
 #[tonic::async_trait]
 impl<B: Backend> proto::Node for NodeService<B> {
     async fn info(&self, _: Request<InfoRequest>) -> Result<Response<NodeInfo>, Status> {
@@ -91,7 +126,9 @@ impl<B: Backend> proto::Node for NodeService<B> {
         req: Request<ProvisionRequest>,
     ) -> Result<Response<ProvisionResponse>, Status> {
         let r = req.into_inner();
-        let (credentials, created) = self.node.provision(&r.instance_id, &r.plan).await?;
+        let node = self.node.clone();
+        let (credentials, created) =
+            detached(async move { node.provision(&r.instance_id, &r.plan).await }).await?;
         Ok(Response::new(ProvisionResponse {
             credentials: Some(credentials),
             created,
@@ -102,13 +139,17 @@ impl<B: Backend> proto::Node for NodeService<B> {
         &self,
         req: Request<UnprovisionRequest>,
     ) -> Result<Response<UnprovisionResponse>, Status> {
-        self.node.unprovision(&req.into_inner().instance_id).await?;
+        let node = self.node.clone();
+        let id = req.into_inner().instance_id;
+        detached(async move { node.unprovision(&id).await }).await?;
         Ok(Response::new(UnprovisionResponse {}))
     }
 
     async fn bind(&self, req: Request<BindRequest>) -> Result<Response<BindResponse>, Status> {
         let r = req.into_inner();
-        let (credentials, created) = self.node.bind(&r.instance_id, &r.binding_id).await?;
+        let node = self.node.clone();
+        let (credentials, created) =
+            detached(async move { node.bind(&r.instance_id, &r.binding_id).await }).await?;
         Ok(Response::new(BindResponse {
             credentials: Some(credentials),
             created,
@@ -120,7 +161,8 @@ impl<B: Backend> proto::Node for NodeService<B> {
         req: Request<UnbindRequest>,
     ) -> Result<Response<UnbindResponse>, Status> {
         let r = req.into_inner();
-        self.node.unbind(&r.instance_id, &r.binding_id).await?;
+        let node = self.node.clone();
+        detached(async move { node.unbind(&r.instance_id, &r.binding_id).await }).await?;
         Ok(Response::new(UnbindResponse {}))
     }
 
@@ -143,8 +185,19 @@ impl<B: Backend> proto::Node for NodeService<B> {
 
     async fn purge(&self, req: Request<PurgeRequest>) -> Result<Response<PurgeResponse>, Status> {
         let r = req.into_inner();
-        let results = self.node.purge(&r.instance_ids, &r.bindings).await;
+        let node = self.node.clone();
+        let results =
+            detached(async move { Ok(node.purge(&r.instance_ids, &r.bindings).await) }).await?;
         Ok(Response::new(PurgeResponse { results }))
+    }
+
+    async fn lookup(
+        &self,
+        req: Request<LookupRequest>,
+    ) -> Result<Response<LookupResponse>, Status> {
+        Ok(Response::new(
+            self.node.lookup(&req.into_inner().instance_id)?,
+        ))
     }
 }
 
@@ -154,8 +207,12 @@ pub async fn serve<B: Backend>(
     listener: tokio::net::TcpListener,
     shutdown: impl Future<Output = ()> + Send,
 ) -> anyhow::Result<()> {
+    let token = node.config().token.clone();
+    let service = NodeServer::with_interceptor(NodeService::new(node), move |req: Request<()>| {
+        check_token(&token, &req).map(|()| req)
+    });
     tonic::transport::Server::builder()
-        .add_service(NodeServer::new(NodeService::new(node)))
+        .add_service(service)
         .serve_with_incoming_shutdown(
             tokio_stream::wrappers::TcpListenerStream::new(listener),
             shutdown,
@@ -168,7 +225,18 @@ pub async fn serve<B: Backend>(
 /// serve gRPC until SIGINT or SIGTERM, then stop the instances (their rows
 /// and data stay, and the next start-up restarts them).
 pub async fn run<B: Backend>(node: Arc<Node<B>>) -> anyhow::Result<()> {
+    // Files the node and its servers create hold data and passwords.
+    // SAFETY: umask(2) only sets the process's file mode mask.
+    unsafe { libc::umask(0o077) };
     node.start_all().await;
+    // Supervision: a server that died is started again, like at start-up.
+    let supervised = node.clone();
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(std::time::Duration::from_secs(SUPERVISE_EVERY_SECS)).await;
+            supervised.start_all().await;
+        }
+    });
     let addr = node.config().listen.clone();
     let listener = tokio::net::TcpListener::bind(&addr)
         .await

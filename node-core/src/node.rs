@@ -39,6 +39,8 @@ pub struct Node<B: Backend> {
     registry: Registry,
     ports: Mutex<PortPool>,
     locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// The server program, as `/proc` shows it: only its processes are ours.
+    program: process::Program,
     /// `<base>/instances/`, absolute, with a trailing `/`.
     instances_dir: String,
     logs_dir: PathBuf,
@@ -68,7 +70,24 @@ impl<B: Backend> Node<B> {
         std::fs::create_dir_all(cfg.base_dir.join("instances"))?;
         std::fs::create_dir_all(cfg.base_dir.join("logs"))?;
         let base = std::fs::canonicalize(&cfg.base_dir)?;
-        let registry = Registry::open(&base.join(format!("{}_node.db", backend.service())))?;
+        // Passwords live in the registry and the servers' files: owner only.
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&base, std::fs::Permissions::from_mode(0o700))?;
+        let db = base.join(format!("{}_node.db", backend.service()));
+        let registry = Registry::open(&db)?;
+        std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o600))?;
+        let probe_dirs = InstanceDirs {
+            data: base.join("instances"),
+            log: base.join("logs"),
+        };
+        let program = process::Program::resolve(
+            &backend
+                .command(&InstanceRecord::default(), &probe_dirs)
+                .program,
+        );
+        if program.exe.is_none() {
+            tracing::warn!(program = %program.name, "server program not found; recognising servers by name only");
+        }
         let mut ports = PortPool::new(cfg.port_range, &cfg.bind_host);
         for rec in registry.instances()? {
             ports.hold(rec.port);
@@ -78,6 +97,7 @@ impl<B: Backend> Node<B> {
             logs_dir: base.join("logs"),
             ports: Mutex::new(ports),
             locks: Mutex::new(HashMap::new()),
+            program,
             registry,
             backend,
             cfg,
@@ -94,6 +114,16 @@ impl<B: Backend> Node<B> {
 
     pub fn registry(&self) -> &Registry {
         &self.registry
+    }
+
+    /// The server program whose processes are this node's.
+    pub fn program(&self) -> &process::Program {
+        &self.program
+    }
+
+    /// `<base>/instances/`, absolute, with a trailing `/`.
+    pub fn instances_dir(&self) -> &str {
+        &self.instances_dir
     }
 
     pub fn dirs(&self, id: &str) -> InstanceDirs {
@@ -129,7 +159,7 @@ impl<B: Backend> Node<B> {
     pub fn is_running(&self, rec: &InstanceRecord) -> bool {
         let marker = self.dirs(&rec.id).marker();
         rec.pid
-            .is_some_and(|pid| process::is_our_server(pid, &marker))
+            .is_some_and(|pid| process::is_our_server(pid, &marker, &self.program))
     }
 
     pub fn info(&self) -> Result<proto::NodeInfo> {
@@ -166,10 +196,13 @@ impl<B: Backend> Node<B> {
                     self.log_tail(rec, &dirs.log)
                 )));
             }
-            if let Ok(Ok(())) =
-                tokio::time::timeout(Duration::from_secs(2), self.backend.probe(rec)).await
-            {
-                break;
+            // The probe sends the instance's password: only to our child.
+            if process::listens_on(pid, rec.port) {
+                if let Ok(Ok(())) =
+                    tokio::time::timeout(Duration::from_secs(2), self.backend.probe(rec)).await
+                {
+                    break;
+                }
             }
             if tokio::time::Instant::now() >= deadline {
                 let _ = child.kill().await;
@@ -271,7 +304,7 @@ impl<B: Backend> Node<B> {
                 match self.registry.insert_instance(&rec) {
                     Ok(()) => Ok(()),
                     Err(e) => {
-                        let _ = process::stop(pid, &dirs.marker(), STOP_GRACE).await;
+                        let _ = process::stop(pid, &dirs.marker(), &self.program, STOP_GRACE).await;
                         Err(e.into())
                     }
                 }
@@ -299,7 +332,7 @@ impl<B: Backend> Node<B> {
     async fn unprovision_locked(&self, id: &str) -> Result<()> {
         let rec = self.registry.instance(id)?;
         let dirs = self.dirs(id);
-        let strays: Vec<u32> = process::find_servers(&self.instances_dir)
+        let strays: Vec<u32> = process::find_servers(&self.instances_dir, &self.program)
             .into_iter()
             .filter(|(_, i)| i == id)
             .map(|(pid, _)| pid)
@@ -309,7 +342,7 @@ impl<B: Backend> Node<B> {
         }
         let marker = dirs.marker();
         for pid in rec.iter().filter_map(|r| r.pid).chain(strays) {
-            process::stop(pid, &marker, STOP_GRACE)
+            process::stop(pid, &marker, &self.program, STOP_GRACE)
                 .await
                 .map_err(|e| NodeError::Internal(format!("cannot stop {id}: {e}")))?;
         }
@@ -443,7 +476,7 @@ impl<B: Backend> Node<B> {
     pub async fn list_handles(&self) -> Result<Handles> {
         let rows = self.registry.instances()?;
         let binding_rows = self.registry.bindings()?;
-        let servers = process::find_servers(&self.instances_dir);
+        let servers = process::find_servers(&self.instances_dir, &self.program);
         let with_server: BTreeSet<&str> = servers.iter().map(|(_, id)| id.as_str()).collect();
 
         let mut handles = Handles::default();
@@ -545,6 +578,8 @@ impl<B: Backend> Node<B> {
                     in_registry: true,
                 });
             }
+            // A bind in flight has made its user but not yet its row.
+            let present = present.filter(|_| !busy.contains(&rec.id));
             if let Some(present) = present {
                 let recorded: BTreeSet<&str> =
                     rows_here.iter().map(|b| b.username.as_str()).collect();
@@ -561,6 +596,36 @@ impl<B: Backend> Node<B> {
             }
         }
         Ok(handles)
+    }
+
+    /// Does this node hold `id`: a row, a server of ours, or a data dir?
+    pub fn lookup(&self, id: &str) -> Result<proto::LookupResponse> {
+        validate_id("instance_id", id)?;
+        if let Some(rec) = self.registry.instance(id)? {
+            let state = if self.is_running(&rec) {
+                InstanceState::Running
+            } else {
+                InstanceState::Stopped
+            };
+            return Ok(proto::LookupResponse {
+                exists: true,
+                state: state as i32,
+                plan: rec.plan,
+            });
+        }
+        let stray = self.dirs(id).data.exists()
+            || process::find_servers(&self.instances_dir, &self.program)
+                .iter()
+                .any(|(_, i)| i == id);
+        Ok(proto::LookupResponse {
+            exists: stray,
+            state: if stray {
+                InstanceState::Untracked as i32
+            } else {
+                0
+            },
+            plan: String::new(),
+        })
     }
 
     /// Purge: unbind each binding, then unprovision each instance, with a
@@ -594,13 +659,13 @@ impl<B: Backend> Node<B> {
                 return;
             }
         };
-        let servers = process::find_servers(&self.instances_dir);
+        let servers = process::find_servers(&self.instances_dir, &self.program);
         for rec in rows {
             let id = rec.id.clone();
             let _ = self
                 .with_lock(&id, async {
                     if self.is_running(&rec) {
-                        tracing::info!(instance = %rec.id, pid = rec.pid, "already running");
+                        tracing::debug!(instance = %rec.id, pid = rec.pid, "already running");
                         return;
                     }
                     if let Some((pid, _)) = servers.iter().find(|(_, i)| *i == rec.id) {
@@ -635,7 +700,7 @@ impl<B: Backend> Node<B> {
         for rec in self.registry.instances().unwrap_or_default() {
             if let Some(pid) = rec.pid {
                 let marker = self.dirs(&rec.id).marker();
-                if let Err(e) = process::stop(pid, &marker, STOP_GRACE).await {
+                if let Err(e) = process::stop(pid, &marker, &self.program, STOP_GRACE).await {
                     tracing::warn!(instance = %rec.id, error = %e, "cannot stop");
                 }
             }

@@ -1,11 +1,13 @@
 //! Starting, recognising and stopping the servers a node runs.
 //!
 //! A pid alone proves nothing: pids are reused after a crash or a reboot. A
-//! process counts as one of ours only if its command line contains the
-//! instance's own directory (`<base>/instances/<id>/`), which every server's
-//! arguments name. Nothing is ever signalled without that check.
+//! process counts as one of ours only if it runs the configured server
+//! program (its executable, or its `argv[0]`, matches) and its command line
+//! contains the instance's own directory (`<base>/instances/<id>/`), which
+//! every server's arguments name. Nothing is ever signalled without that
+//! check, so a `tail -f` of an instance's log, or a reused pid, is left alone.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 use tokio::process::{Child, Command};
 
@@ -48,14 +50,63 @@ pub fn cmdline(pid: u32) -> Option<String> {
     )
 }
 
-/// True when `pid` is alive and its command line names `marker`.
-pub fn is_our_server(pid: u32, marker: &str) -> bool {
-    cmdline(pid).is_some_and(|c| c.contains(marker))
+/// The server program a node starts, as it shows in `/proc`.
+#[derive(Debug, Clone)]
+pub struct Program {
+    /// The resolved, canonical executable, when it could be found.
+    pub exe: Option<PathBuf>,
+    /// The program's file name, e.g. `redis-server`.
+    pub name: String,
 }
 
-/// Every live process whose command line names a directory under
-/// `instances_dir` (which must end in `/`): `(pid, instance id)`.
-pub fn find_servers(instances_dir: &str) -> Vec<(u32, String)> {
+impl Program {
+    /// Resolves `program` (a path, or a name looked up in `PATH`).
+    pub fn resolve(program: &str) -> Program {
+        let name = Path::new(program)
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| program.to_string());
+        let exe = if program.contains('/') {
+            std::fs::canonicalize(program).ok()
+        } else {
+            std::env::var_os("PATH").and_then(|paths| {
+                std::env::split_paths(&paths)
+                    .map(|d| d.join(program))
+                    .find(|p| p.is_file())
+                    .and_then(|p| std::fs::canonicalize(p).ok())
+            })
+        };
+        Program { exe, name }
+    }
+
+    /// True when process `pid`, whose command line is `cmdline`, runs this
+    /// program.
+    fn runs(&self, pid: u32, cmdline: &str) -> bool {
+        let exe = std::fs::read_link(format!("/proc/{pid}/exe"))
+            .ok()
+            .map(|p| {
+                // A replaced binary shows as "<path> (deleted)".
+                PathBuf::from(p.to_string_lossy().trim_end_matches(" (deleted)"))
+            });
+        if exe.is_some() && exe == self.exe {
+            return true;
+        }
+        let argv0 = cmdline.split(' ').next().unwrap_or_default();
+        Path::new(argv0)
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy() == self.name)
+    }
+}
+
+/// True when `pid` is alive, runs `program`, and its command line names
+/// `marker`.
+pub fn is_our_server(pid: u32, marker: &str, program: &Program) -> bool {
+    cmdline(pid).is_some_and(|c| c.contains(marker) && program.runs(pid, &c))
+}
+
+/// Every live process that runs `program` with a command line naming a
+/// directory under `instances_dir` (which must end in `/`): `(pid, id)`.
+pub fn find_servers(instances_dir: &str, program: &Program) -> Vec<(u32, String)> {
     let Ok(entries) = std::fs::read_dir("/proc") else {
         return Vec::new();
     };
@@ -74,7 +125,9 @@ pub fn find_servers(instances_dir: &str) -> Vec<(u32, String)> {
         }
         let Some(line) = cmdline(pid) else { continue };
         if let Some(id) = instance_id_in(&line, instances_dir) {
-            found.push((pid, id));
+            if program.runs(pid, &line) {
+                found.push((pid, id));
+            }
         }
     }
     found.sort();
@@ -112,10 +165,10 @@ fn signal(pid: u32, sig: libc::c_int) -> std::io::Result<()> {
     }
 }
 
-async fn wait_gone(pid: u32, marker: &str, timeout: Duration) -> bool {
+async fn wait_gone(pid: u32, marker: &str, program: &Program, timeout: Duration) -> bool {
     let deadline = tokio::time::Instant::now() + timeout;
     loop {
-        if !is_our_server(pid, marker) {
+        if !is_our_server(pid, marker, program) {
             return true;
         }
         if tokio::time::Instant::now() >= deadline {
@@ -128,30 +181,72 @@ async fn wait_gone(pid: u32, marker: &str, timeout: Duration) -> bool {
 /// Stops our server `pid`: SIGTERM, then SIGKILL after `grace`. Does nothing
 /// (and returns `Ok(false)`) when `pid` is not our server for `marker`, so a
 /// reused pid is never signalled.
-pub async fn stop(pid: u32, marker: &str, grace: Duration) -> Result<bool, StopError> {
-    if !is_our_server(pid, marker) {
+pub async fn stop(
+    pid: u32,
+    marker: &str,
+    program: &Program,
+    grace: Duration,
+) -> Result<bool, StopError> {
+    if !is_our_server(pid, marker, program) {
         return Ok(false);
     }
     signal(pid, libc::SIGTERM).map_err(|e| StopError::Signal(pid, e))?;
-    if wait_gone(pid, marker, grace).await {
+    if wait_gone(pid, marker, program, grace).await {
         return Ok(true);
     }
-    if is_our_server(pid, marker) {
+    if is_our_server(pid, marker, program) {
         signal(pid, libc::SIGKILL).map_err(|e| StopError::Signal(pid, e))?;
     }
-    if wait_gone(pid, marker, Duration::from_secs(5)).await {
+    if wait_gone(pid, marker, program, Duration::from_secs(5)).await {
         Ok(true)
     } else {
         Err(StopError::StillAlive(pid))
     }
 }
 
-/// SIGKILLs every server under `instances_dir` at once. For test harnesses
-/// that must not leave servers behind even when a test panics.
-pub fn kill_servers_now(instances_dir: &str) {
-    for (pid, _) in find_servers(instances_dir) {
+/// SIGKILLs every server of `program` under `instances_dir` at once. For
+/// test harnesses that must not leave servers behind even when a test panics.
+pub fn kill_servers_now(instances_dir: &str, program: &Program) {
+    for (pid, _) in find_servers(instances_dir, program) {
         let _ = signal(pid, libc::SIGKILL);
     }
+}
+
+/// True when process `pid` has a listening TCP socket on `port` (IPv4 or
+/// IPv6). Used before sending a server its password: a stranger that took
+/// the port must not receive it.
+pub fn listens_on(pid: u32, port: u16) -> bool {
+    let mut inodes = Vec::new();
+    for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
+        let Ok(text) = std::fs::read_to_string(table) else {
+            continue;
+        };
+        for line in text.lines().skip(1) {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            // local_address is "ADDR:PORT" in hex; state 0A is LISTEN.
+            let Some(local) = f.get(1) else { continue };
+            let listening = f.get(3) == Some(&"0A");
+            let p = local
+                .rsplit(':')
+                .next()
+                .and_then(|h| u16::from_str_radix(h, 16).ok());
+            if listening && p == Some(port) {
+                if let Some(inode) = f.get(9) {
+                    inodes.push(format!("socket:[{inode}]"));
+                }
+            }
+        }
+    }
+    if inodes.is_empty() {
+        return false;
+    }
+    let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
+        return false;
+    };
+    fds.flatten().any(|fd| {
+        std::fs::read_link(fd.path())
+            .is_ok_and(|l| inodes.iter().any(|i| l.to_string_lossy() == *i))
+    })
 }
 
 #[cfg(test)]
@@ -186,14 +281,31 @@ mod tests {
             env: vec![],
         };
         let log = dir.path().join("log");
+        let sh = Program::resolve("sh");
         let mut stranger = spawn(&cmd, &log).unwrap();
         let pid = stranger.id().unwrap();
         // A process without our marker (a reused pid, say) is left alone.
-        assert!(!stop(pid, &marker, Duration::from_millis(200))
+        assert!(!stop(pid, &marker, &sh, Duration::from_millis(200))
             .await
             .unwrap());
         assert!(cmdline(pid).is_some());
         stranger.kill().await.unwrap();
+
+        // Another program that merely names the marker (a `tail -f` of an
+        // instance's file) is left alone too.
+        let reader = ServerCommand {
+            program: "sleep".into(),
+            args: vec!["30".into(), format!("{marker}x")],
+            env: vec![],
+        };
+        let mut reader = spawn(&reader, &log).unwrap();
+        let pid = reader.id().unwrap();
+        assert!(!is_our_server(pid, &marker, &sh));
+        assert!(!stop(pid, &marker, &sh, Duration::from_millis(200))
+            .await
+            .unwrap());
+        assert!(find_servers(&format!("{}/instances/", dir.path().display()), &sh).is_empty());
+        reader.kill().await.unwrap();
 
         // `sh -c '...' <marker>` carries the marker in its command line.
         let ours = ServerCommand {
@@ -207,12 +319,36 @@ mod tests {
         };
         let mut child = spawn(&ours, &log).unwrap();
         let pid = child.id().unwrap();
-        assert!(is_our_server(pid, &marker));
-        let found = find_servers(&format!("{}/instances/", dir.path().display()));
+        // Right after fork the child is still the test binary; wait for exec.
+        for _ in 0..100 {
+            if is_our_server(pid, &marker, &sh) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert!(is_our_server(pid, &marker, &sh));
+        let found = find_servers(&format!("{}/instances/", dir.path().display()), &sh);
         assert_eq!(found, vec![(pid, "i1".to_string())]);
         let reaper = tokio::spawn(async move { child.wait().await });
-        assert!(stop(pid, &marker, Duration::from_secs(5)).await.unwrap());
+        assert!(stop(pid, &marker, &sh, Duration::from_secs(5))
+            .await
+            .unwrap());
         assert!(!reaper.await.unwrap().unwrap().success());
-        assert!(!is_our_server(pid, &marker));
+        assert!(!is_our_server(pid, &marker, &sh));
+    }
+
+    #[tokio::test]
+    async fn listens_on_names_the_process_holding_the_port() {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = l.local_addr().unwrap().port();
+        assert!(listens_on(std::process::id(), port));
+        let mut other = tokio::process::Command::new("sleep")
+            .arg("30")
+            .spawn()
+            .unwrap();
+        assert!(!listens_on(other.id().unwrap(), port));
+        other.kill().await.unwrap();
+        drop(l);
+        assert!(!listens_on(std::process::id(), port));
     }
 }

@@ -1,6 +1,38 @@
 //! Generated secrets and a wrapper that keeps them out of logs.
 
 use rand::Rng;
+use subtle::ConstantTimeEq;
+
+/// A secret from a config file: prints as `<redacted>`, compares in
+/// constant time.
+#[derive(Clone, Default, serde::Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(s: impl Into<String>) -> Self {
+        Secret(s.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Constant-time comparison (the length is not hidden).
+    pub fn matches(&self, candidate: &str) -> bool {
+        self.0.as_bytes().ct_eq(candidate.as_bytes()).into()
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
 
 /// A fresh random secret: 32 lowercase hex characters (128 bits).
 pub fn generate() -> String {
@@ -29,6 +61,14 @@ mod tests {
         assert_eq!(a.len(), 32);
         assert!(a.chars().all(|c| c.is_ascii_hexdigit()));
         assert_ne!(a, b);
+    }
+
+    #[test]
+    fn a_secret_never_prints_and_compares_exactly() {
+        let s = Secret::new("hunter2");
+        assert_eq!(format!("{s:?}"), "<redacted>");
+        assert!(s.matches("hunter2"));
+        assert!(!s.matches("hunter") && !s.matches("hunter22") && !s.matches(""));
     }
 
     #[test]

@@ -3,6 +3,10 @@
 use std::net::TcpListener;
 
 use crate::config::{NodeConfig, PortRange, ServerConfig};
+use crate::secret::Secret;
+
+/// The node token of test configs.
+pub const NODE_TOKEN: &str = "node-test-token-3e8d";
 
 /// A block of `n` consecutive ports that are free on 127.0.0.1 right now,
 /// taken from a random high region so parallel tests rarely collide.
@@ -29,6 +33,7 @@ pub fn node_config(node_id: &str, base: &std::path::Path, server: ServerConfig) 
     NodeConfig {
         node_id: node_id.to_string(),
         listen: listen.to_string(),
+        token: Secret::new(NODE_TOKEN),
         base_dir: base.to_path_buf(),
         bind_host: "127.0.0.1".into(),
         public_host: None,
