@@ -310,3 +310,73 @@ async fn incomplete_evidence_computes_no_orphans() {
         "{varz}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nodes_refuse_calls_without_their_token() {
+    let c = cluster().await;
+    let mut client = proto::NodeClient::connect(c.nodes[0].address.clone())
+        .await
+        .unwrap();
+    let err = client.info(proto::InfoRequest {}).await.unwrap_err();
+    assert_eq!(err.code(), tonic::Code::Unauthenticated);
+    let err = client
+        .purge(proto::PurgeRequest {
+            instance_ids: vec!["x".into()],
+            bindings: vec![],
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), tonic::Code::Unauthenticated);
+    assert!(!err.message().contains(node_core::testing::NODE_TOKEN));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_purge_naming_the_wrong_node_fails_and_deletes_nothing() {
+    let c = cluster().await;
+    c.faults(json!({"skip_save_next_instance": true})).await;
+    assert_eq!(c.create_instance("lost").await.0, 500);
+    assert_eq!(c.create_instance("live").await.0, 201);
+    // Find the lost instance: on a node, unknown to the CC.
+    let (_, list) = c.cc(Method::GET, "/v3/service_instances", None).await;
+    let known: Vec<String> = list["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(guid)
+        .collect();
+    let all: Vec<(String, String)> = c
+        .nodes
+        .iter()
+        .flat_map(|n| {
+            n.node
+                .registry()
+                .instances()
+                .unwrap()
+                .into_iter()
+                .map(|r| (n.id.clone(), r.id))
+        })
+        .collect();
+    let (lost_node, lost) = all
+        .iter()
+        .find(|(_, id)| !known.contains(id))
+        .unwrap()
+        .clone();
+    let wrong = c.nodes.iter().find(|n| n.id != lost_node).unwrap();
+    let file = c.dir.path().join("wrong-node.json");
+    std::fs::write(
+        &file,
+        json!({"orphan_instances": {wrong.id.clone(): [lost.clone()]}}).to_string(),
+    )
+    .unwrap();
+    let cfg = c.cli_config(GATEWAY_TOKEN);
+    let (code, out, _) = c
+        .purge_orphan(&["-c", cfg.to_str().unwrap(), file.to_str().unwrap()])
+        .await;
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains(&format!("is on node {lost_node}")), "{out}");
+    let n = c.nodes.iter().find(|n| n.id == lost_node).unwrap();
+    assert!(
+        n.node.registry().instance(&lost).unwrap().is_some(),
+        "deleted anyway"
+    );
+}

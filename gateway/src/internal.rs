@@ -3,12 +3,11 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Query, State};
+use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, post};
 use axum::{Json, Router};
-use serde::Deserialize;
 use serde_json::json;
 
 use crate::auth::token_ok;
@@ -22,27 +21,33 @@ pub fn router(gw: Arc<Gateway>) -> Router {
         .with_state(gw)
 }
 
-#[derive(Deserialize)]
-struct CheckParams {
-    #[serde(default)]
-    wait: bool,
-}
-
 async fn check_orphan(
     State(gw): State<Arc<Gateway>>,
     headers: HeaderMap,
-    Query(params): Query<CheckParams>,
+    RawQuery(query): RawQuery,
 ) -> Response {
     if !token_ok(&headers, &gw.cfg.token) {
         return StatusCode::UNAUTHORIZED.into_response();
     }
+    // Parsed only after the token check: a stranger learns nothing.
+    let wait = match query.as_deref().unwrap_or("") {
+        "" | "wait=false" => false,
+        "wait=true" => true,
+        other => {
+            return (
+                StatusCode::BAD_REQUEST,
+                Json(json!({"error": format!("unknown query {other:?}; only wait=true|false")})),
+            )
+                .into_response()
+        }
+    };
     match gw.start_check() {
         Err(running) => (
             StatusCode::CONFLICT,
             Json(json!({"check_id": running, "status": "already_running"})),
         )
             .into_response(),
-        Ok((id, handle)) if params.wait => match handle.await {
+        Ok((id, handle)) if wait => match handle.await {
             Ok(report) => (StatusCode::OK, Json(report.to_json())).into_response(),
             Err(_) => (
                 StatusCode::INTERNAL_SERVER_ERROR,

@@ -21,6 +21,7 @@
 
 mod backend;
 mod client;
+pub mod testing;
 
 pub use backend::{ferretdb_server_config, MongoBackend};
 pub use client::connect;

@@ -2,7 +2,7 @@
 //! backend, SCRAM users) started by the node itself, and a real `mongod`
 //! when one is on the PATH.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -14,35 +14,7 @@ use node_mongodb::{ferretdb_server_config, MongoBackend};
 use proto::{InstanceState, PurgeOutcome};
 
 /// An executable named `name` on the PATH.
-fn on_path(name: &str) -> Option<PathBuf> {
-    std::env::split_paths(&std::env::var_os("PATH")?)
-        .map(|d| d.join(name))
-        .find(|p| p.is_file())
-}
-
-/// The FerretDB binary: `$FERRETDB_BIN`, else `~/.local/bin/ferretdb`, else
-/// `ferretdb` on the PATH. These tests need it: without it they fail.
-fn ferretdb_bin() -> String {
-    if let Some(bin) = std::env::var_os("FERRETDB_BIN").filter(|b| !b.is_empty()) {
-        let bin = PathBuf::from(bin);
-        assert!(
-            bin.is_file(),
-            "FERRETDB_BIN={} does not exist; build it with scripts/install-ferretdb.sh",
-            bin.display()
-        );
-        return bin.display().to_string();
-    }
-    let home = std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/bin/ferretdb"));
-    home.filter(|p| p.is_file())
-        .or_else(|| on_path("ferretdb"))
-        .map(|p| p.display().to_string())
-        .unwrap_or_else(|| {
-            panic!(
-                "FerretDB not found (FERRETDB_BIN, ~/.local/bin/ferretdb, PATH): \
-                 install it with scripts/install-ferretdb.sh"
-            )
-        })
-}
+use node_mongodb::testing::{ferretdb_bin, on_path};
 
 fn config(node_id: &str, base: &Path) -> node_core::NodeConfig {
     node_config(node_id, base, ferretdb_server_config(&ferretdb_bin()))

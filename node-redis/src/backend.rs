@@ -119,6 +119,9 @@ impl Backend for RedisBackend {
                 ("dir", &dir),
                 ("log", &log),
                 ("id", &rec.id),
+                ("admin", &rec.admin),
+                ("adminpass", &rec.password),
+                ("db", &rec.db),
             ],
         )
     }

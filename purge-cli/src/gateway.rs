@@ -50,7 +50,7 @@ pub struct CheckReport {
     pub message: String,
     /// Node id → why it did not answer (kept as JSON: usually a string).
     pub unreachable_nodes: Map<String, Value>,
-    pub skipped_bindings: u64,
+    pub unverified_bindings: u64,
     pub orphans: Orphans,
 }
 
@@ -226,8 +226,8 @@ impl CheckReport {
                 .and_then(Value::as_object)
                 .cloned()
                 .unwrap_or_default(),
-            skipped_bindings: reply
-                .get("skipped_bindings")
+            unverified_bindings: reply
+                .get("unverified_bindings")
                 .and_then(Value::as_u64)
                 .unwrap_or(0),
             orphans,
@@ -383,7 +383,7 @@ mod tests {
         let report = CheckReport::from_value(&json!({
             "check_id": "c1", "started_at": "t0", "finished_at": "t1",
             "outcome": "partial", "message": "1 node did not answer",
-            "unreachable_nodes": {"n2": "timeout"}, "skipped_bindings": 3,
+            "unreachable_nodes": {"n2": "timeout"}, "unverified_bindings": 3,
             "orphan_instances": {"n0": ["i1"]},
             "orphan_bindings": {"n0": [{"instance_id": "i1", "binding_id": "b1"}]}
         }))
@@ -391,7 +391,7 @@ mod tests {
         assert_eq!(report.check_id, "c1");
         assert_eq!(report.outcome, "partial");
         assert_eq!(report.unreachable_nodes["n2"], json!("timeout"));
-        assert_eq!(report.skipped_bindings, 3);
+        assert_eq!(report.unverified_bindings, 3);
         assert_eq!(report.orphans.item_count(), 2);
     }
 

@@ -128,8 +128,12 @@ pub fn render_check(report: &CheckReport) -> Rendered {
             let _ = writeln!(text, "  {node}: {why}");
         }
     }
-    if report.skipped_bindings > 0 {
-        let _ = writeln!(text, "skipped bindings: {}", report.skipped_bindings);
+    if report.unverified_bindings > 0 {
+        let _ = writeln!(
+            text,
+            "bindings not verified on a running server (left alone): {}",
+            report.unverified_bindings
+        );
     }
     let orphans = &report.orphans;
     let nodes: BTreeSet<&String> = orphans
