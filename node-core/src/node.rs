@@ -660,10 +660,14 @@ impl<B: Backend> Node<B> {
             }
         };
         let servers = process::find_servers(&self.instances_dir, &self.program);
-        for rec in rows {
-            let id = rec.id.clone();
+        for listed in rows {
+            let id = listed.id.clone();
             let _ = self
                 .with_lock(&id, async {
+                    // Read again under the lock: it may have been purged since.
+                    let Ok(Some(rec)) = self.registry.instance(&id) else {
+                        return;
+                    };
                     if self.is_running(&rec) {
                         tracing::debug!(instance = %rec.id, pid = rec.pid, "already running");
                         return;

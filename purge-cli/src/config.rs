@@ -119,6 +119,13 @@ fn normalize_uri(uri: &str) -> Result<String, String> {
     };
     let parsed = reqwest::Url::parse(&with_scheme)
         .map_err(|e| format!("gateway_uri {uri:?} is not a valid URI: {e}"))?;
+    if !parsed.username().is_empty() || parsed.password().is_some() {
+        // Not echoed: it may hold a password.
+        return Err(
+            "gateway_uri must not contain user:password@; the gateway authenticates by token"
+                .into(),
+        );
+    }
     if parsed.host_str().is_none_or(str::is_empty) {
         return Err(format!("gateway_uri {uri:?} has no host"));
     }
@@ -233,6 +240,11 @@ mod tests {
         assert!(err.contains("not a valid URI"), "{err}");
         let err = Config::parse("gateway_uri: \"gw:1/?a=b\"\ntoken: t\n").unwrap_err();
         assert!(err.contains("query"), "{err}");
+        let err = normalize_uri("http://user:pa55word@127.0.0.1:1").unwrap_err();
+        assert!(
+            err.contains("user:password@") && !err.contains("pa55word"),
+            "{err}"
+        );
     }
 
     #[test]
