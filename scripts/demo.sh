@@ -42,6 +42,8 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 secret() { head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n'; }
 
 cc_port=$(free_port)
+nats_port=$(free_port)
+nats="nats://127.0.0.1:$nats_port"
 cc_token=$(secret)
 cc="http://127.0.0.1:$cc_port"
 
@@ -78,6 +80,7 @@ base_dir: $run/$id
 port_range: {first: $range, last: $((range + 49))}
 capacity: 10
 plans: [dedicated]
+nats: {url: "$nats"}
 YAML
     if [ "$svc" = mongodb ]; then
       # FerretDB stands in for mongod, which no package registry here serves.
@@ -111,6 +114,7 @@ double_check_orphan_interval: 3
 orphan_grace: 0
 node_timeout: 10
 cc: {url: "$cc", token: $cc_token, per_page: 2}
+nats: {url: "$nats"}
 nodes:
 $nodes_yaml
 YAML
@@ -136,6 +140,7 @@ wait_http() { # url, curl args...
   echo "demo: $url did not come up; see $run/logs" >&2; return 1
 }
 echo "== starting cluster in $run"
+start nats nats-server -a 127.0.0.1 -p "$nats_port"
 for svc in "${services[@]}"; do
   for i in 0 1; do start "${svc}_node_$i" "$bin/node-$svc" -c "$run/${svc}_node_$i.yml"; done
   start "gateway-$svc" "$bin/gateway" -c "$run/gateway-$svc.yml"
@@ -237,6 +242,6 @@ echo
 echo "== summary"
 for svc in "${services[@]}"; do
   v="$run/varz-$svc.json"
-  echo "   $svc: found $(jq '[.orphan_instances[][]] | length' "$v") orphan instances and $(jq '[.orphan_bindings[][]] | length' "$v") orphan bindings; purged them all; live instances intact"
+  echo "   $svc: $(jq '[.nodes[] | select(.announced_at != null)] | length' "$v") of $(jq '.nodes | length' "$v") nodes announced on NATS; found $(jq '[.orphan_instances[][]] | length' "$v") orphan instances and $(jq '[.orphan_bindings[][]] | length' "$v") orphan bindings; purged them all; live instances intact"
 done
 echo "   logs: $run/logs   (stopping the cluster now)"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the local cluster and the tests need and is not there yet:
-# redis-server and redis-cli, jq, curl, sqlite3 from Debian's packages, and
+# redis-server and redis-cli, jq, curl, sqlite3 and nats-server from Debian's
+# packages, and
 # FerretDB (a MongoDB-wire-compatible server) as a Go module build.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -11,6 +12,7 @@ command -v redis-cli >/dev/null || need+=(redis-tools)
 command -v jq >/dev/null || need+=(jq)
 command -v curl >/dev/null || need+=(curl)
 command -v sqlite3 >/dev/null || need+=(sqlite3)
+command -v nats-server >/dev/null || need+=(nats-server)
 if [ ${#need[@]} -gt 0 ]; then
   echo "install-deps: installing ${need[*]}"
   sudo=""
@@ -20,9 +22,11 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 # A system redis-server started by the package is not ours: the nodes start
 # their own. Stop it so it does not hold port 6379 needlessly.
-if command -v systemctl >/dev/null && systemctl is-active --quiet redis-server 2>/dev/null; then
-  systemctl stop redis-server || true
-fi
+for unit in redis-server nats-server; do
+  if command -v systemctl >/dev/null && systemctl is-active --quiet "$unit" 2>/dev/null; then
+    systemctl stop "$unit" || true
+  fi
+done
 
 if [ -z "${SKIP_FERRETDB:-}" ]; then
   "$here/install-ferretdb.sh"

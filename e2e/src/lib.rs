@@ -51,7 +51,11 @@ pub async fn start_node<B: Backend>(
     let backend = make(&cfg);
     let node = Arc::new(Node::open(cfg, backend).unwrap());
     node.start_all().await;
-    let (l, addr) = listener().await;
+    // Serve where the config says, so the node announces its real address.
+    let l = tokio::net::TcpListener::bind(&node.config().listen)
+        .await
+        .unwrap();
+    let addr = l.local_addr().unwrap();
     let n = node.clone();
     let server = tokio::spawn(async move {
         let _ = node_core::grpc::serve(n, l, std::future::pending()).await;
@@ -94,6 +98,18 @@ impl<B: Backend> Cluster<B> {
         n: usize,
         server: ServerConfig,
         make: impl Fn(&node_core::NodeConfig) -> B,
+    ) -> Self {
+        Self::start_with_nats(service, n, server, make, None).await
+    }
+
+    /// The same, with nodes announcing on and the gateway listening to the
+    /// NATS server at `nats` (when given).
+    pub async fn start_with_nats(
+        service: &str,
+        n: usize,
+        server: ServerConfig,
+        make: impl Fn(&node_core::NodeConfig) -> B,
+        nats: Option<String>,
     ) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let mut nodes = Vec::new();
@@ -142,6 +158,9 @@ impl<B: Backend> Cluster<B> {
                 per_page: 2,
                 timeout: 10,
             },
+            nats: nats
+                .clone()
+                .map(|url| gateway::discovery::NatsConfig { url }),
             nodes: nodes
                 .iter()
                 .map(|n| NodeAddress {
@@ -155,6 +174,15 @@ impl<B: Backend> Cluster<B> {
         let mut tasks = vec![tokio::spawn(async move {
             let _ = gateway::serve(gw, api, status).await;
         })];
+        if let Some(url) = &nats {
+            for n in &nodes {
+                let cfg = node_core::announce::NatsConfig {
+                    url: url.clone(),
+                    announce_interval: 1,
+                };
+                tasks.push(tokio::spawn(node_core::announce::run(n.node.clone(), cfg)));
+            }
+        }
         let cc_cfg = cc_sim::Config {
             listen: cc_addr.to_string(),
             db: dir.path().join("cc.db"),
@@ -298,4 +326,43 @@ pub fn ids_in(map: &Value, key: Option<&str>) -> Vec<String> {
         .collect();
     out.sort();
     out
+}
+
+/// A `nats-server` on a free loopback port, killed on drop.
+pub struct NatsServer {
+    pub url: String,
+    child: std::process::Child,
+}
+
+impl NatsServer {
+    pub fn start() -> NatsServer {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = std::process::Command::new("nats-server")
+            .args(["-a", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("nats-server not found: run scripts/install-deps.sh");
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        NatsServer {
+            url: format!("nats://127.0.0.1:{port}"),
+            child,
+        }
+    }
+}
+
+impl Drop for NatsServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }

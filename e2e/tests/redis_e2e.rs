@@ -380,3 +380,74 @@ async fn a_purge_naming_the_wrong_node_fails_and_deletes_nothing() {
         "deleted anyway"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nodes_announce_on_nats_and_discovery_leaks_no_credentials() {
+    use futures::StreamExt;
+    let nats = e2e::NatsServer::start();
+    let c = Cluster::start_with_nats(
+        "redis",
+        2,
+        ServerConfig::default(),
+        |cfg| RedisBackend::new(&cfg.bind_host, cfg.server.clone()),
+        Some(nats.url.clone()),
+    )
+    .await;
+    let client = async_nats::connect(&nats.url).await.unwrap();
+
+    // Both configured nodes are heard.
+    let mut announced = false;
+    for _ in 0..100 {
+        let varz = c.varz().await;
+        if c.nodes
+            .iter()
+            .all(|n| varz["nodes"][&n.id]["announced_at"].is_i64())
+        {
+            announced = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(announced, "{}", c.varz().await);
+
+    // A stranger's announcement is shown, never used.
+    let rogue = json!({"id": "rogue_node", "service": "redis", "address": "http://127.0.0.1:1",
+                       "plans": ["dedicated"], "capacity": 99, "available_capacity": 99});
+    client
+        .publish("redis.announce", rogue.to_string().into())
+        .await
+        .unwrap();
+    client.flush().await.unwrap();
+    let mut shown = false;
+    for _ in 0..50 {
+        let varz = c.varz().await;
+        if varz["unknown_nodes"]["rogue_node"].is_string() {
+            assert!(varz["nodes"].get("rogue_node").is_none());
+            shown = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(shown);
+    let (s, _) = c.create_instance("placed").await;
+    assert_eq!(s, 201, "the rogue node must not be chosen");
+
+    // Component discovery answers without the status credentials.
+    let inbox = client.new_inbox();
+    let mut replies = client.subscribe(inbox.clone()).await.unwrap();
+    client
+        .publish_with_reply("vcap.component.discover", inbox, "".into())
+        .await
+        .unwrap();
+    let reply = tokio::time::timeout(std::time::Duration::from_secs(5), replies.next())
+        .await
+        .unwrap()
+        .unwrap();
+    let v: Value = serde_json::from_slice(&reply.payload).unwrap();
+    assert_eq!(v["type"], "redis-Provisioner");
+    assert!(v.get("credentials").is_none());
+    assert!(!reply
+        .payload
+        .windows(e2e::STATUS_PASSWORD.len())
+        .any(|w| w == e2e::STATUS_PASSWORD.as_bytes()));
+}

@@ -36,6 +36,9 @@ pub struct GatewayConfig {
     pub node_timeout: u64,
     pub cc: CcConfig,
     pub nodes: Vec<NodeAddress>,
+    /// Hear node announcements and answer component discovery on NATS.
+    #[serde(default)]
+    pub nats: Option<crate::discovery::NatsConfig>,
 }
 
 #[derive(Clone, Deserialize)]

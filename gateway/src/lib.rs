@@ -9,13 +9,15 @@
 //! - the orphan decision is made in [`orphan::classify`], a pure function,
 //!   driven by [`check`] (two looks, `double_check_orphan_interval` apart);
 //! - a purge is re-checked against a fresh CC snapshot in [`purge`];
-//! - [`status`] serves `/varz` and `/healthz`.
+//! - [`status`] serves `/varz` and `/healthz`;
+//! - [`discovery`] hears node announcements on NATS (optional).
 
 pub mod auth;
 pub mod broker;
 pub mod cc;
 pub mod check;
 pub mod config;
+pub mod discovery;
 pub mod internal;
 pub mod nodes;
 pub mod orphan;
@@ -45,6 +47,8 @@ pub struct NodeStatus {
     pub available_capacity: Option<u32>,
     /// Unix seconds of the last successful answer.
     pub last_seen: Option<i64>,
+    /// Unix seconds of the last NATS announcement, if any.
+    pub announced_at: Option<i64>,
 }
 
 pub struct Gateway {
@@ -55,6 +59,8 @@ pub struct Gateway {
     checks: Mutex<CheckState>,
     placements: Mutex<BTreeMap<String, Placement>>,
     node_status: Mutex<BTreeMap<String, NodeStatus>>,
+    /// Nodes that announced themselves on NATS but are not configured.
+    unknown_nodes: Mutex<BTreeMap<String, String>>,
     status_user: String,
     status_password: String,
 }
@@ -83,6 +89,7 @@ impl Gateway {
                         reachable: false,
                         available_capacity: None,
                         last_seen: None,
+                        announced_at: None,
                     },
                 )
             })
@@ -96,6 +103,7 @@ impl Gateway {
             checks: Mutex::new(CheckState::default()),
             placements: Mutex::new(BTreeMap::new()),
             node_status: Mutex::new(node_status),
+            unknown_nodes: Mutex::new(BTreeMap::new()),
             status_user,
             status_password,
             cfg,
@@ -120,6 +128,30 @@ impl Gateway {
 
     pub fn node(&self, id: &str) -> Option<&NodeHandle> {
         self.nodes.iter().find(|n| n.id == id)
+    }
+
+    /// A configured node announced itself on NATS.
+    pub fn note_announcement(&self, node_id: &str, available: u32) {
+        self.note_node(node_id, true, Some(available));
+        if let Some(s) = lock(&self.node_status).get_mut(node_id) {
+            s.announced_at = Some(time::unix_now());
+        }
+    }
+
+    /// A node that is not in the config announced itself: shown, never used.
+    pub fn note_unknown_node(&self, node_id: &str, address: &str) {
+        let mut m = lock(&self.unknown_nodes);
+        if m.insert(node_id.to_string(), address.to_string()).is_none() {
+            tracing::warn!(
+                node = node_id,
+                address,
+                "unknown node announced; add it to nodes: to use it"
+            );
+        }
+    }
+
+    pub fn unknown_nodes(&self) -> BTreeMap<String, String> {
+        lock(&self.unknown_nodes).clone()
     }
 
     fn note_node(&self, node_id: &str, reachable: bool, available: Option<u32>) {
@@ -253,6 +285,10 @@ pub async fn serve(
     status: tokio::net::TcpListener,
 ) -> anyhow::Result<()> {
     gw.spawn_background();
+    if let Some(nats) = gw.cfg.nats.clone() {
+        let addr = status.local_addr()?.to_string();
+        tokio::spawn(discovery::run(gw.clone(), nats, addr));
+    }
     let api_app = broker::router(gw.clone()).merge(internal::router(gw.clone()));
     let status_app = status::router(gw.clone());
     let a = axum::serve(api, api_app);

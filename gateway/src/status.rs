@@ -66,6 +66,7 @@ pub fn varz_json(gw: &Gateway) -> Value {
         "uptime": uptime(now - gw.started_at),
         "num_cores": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
         "nodes": gw.node_status(),
+        "unknown_nodes": gw.unknown_nodes(),
         "prov_svcs": prov_svcs,
         "orphan_instances": orphan_instances,
         "orphan_bindings": orphan_bindings,

@@ -39,6 +39,9 @@ pub struct NodeConfig {
     /// The command that starts one instance's server.
     #[serde(default)]
     pub server: ServerConfig,
+    /// Announce this node on NATS; off when absent.
+    #[serde(default)]
+    pub nats: Option<crate::announce::NatsConfig>,
 }
 
 /// How to start one instance's server. `binary` and `args` default per

@@ -229,6 +229,9 @@ pub async fn run<B: Backend>(node: Arc<Node<B>>) -> anyhow::Result<()> {
     // SAFETY: umask(2) only sets the process's file mode mask.
     unsafe { libc::umask(0o077) };
     node.start_all().await;
+    if let Some(nats) = node.config().nats.clone() {
+        tokio::spawn(crate::announce::run(node.clone(), nats));
+    }
     // Supervision: a server that died is started again, like at start-up.
     let supervised = node.clone();
     tokio::spawn(async move {

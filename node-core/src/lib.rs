@@ -11,8 +11,10 @@
 //! - [`process`]: starting servers, recognising our own processes by pid and
 //!   command line, stopping them;
 //! - [`node`]: the operations (provision, bind, list handles, purge, start-up);
-//! - [`grpc`]: the `Node` gRPC service in front of them.
+//! - [`grpc`]: the `Node` gRPC service in front of them;
+//! - [`announce`]: liveness and capacity announcements on NATS (optional).
 
+pub mod announce;
 pub mod backend;
 pub mod config;
 pub mod error;

@@ -43,5 +43,6 @@ pub fn node_config(node_id: &str, base: &std::path::Path, server: ServerConfig) 
         ready_timeout: 20,
         server_timeout: 5,
         server,
+        nats: None,
     }
 }
