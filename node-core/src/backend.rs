@@ -70,6 +70,39 @@ impl ServerCommand {
     }
 }
 
+impl ServerCommand {
+    /// The command for one instance from a node's `server:` config (or the
+    /// service's defaults), with every placeholder filled in from the
+    /// instance's record and directories.
+    pub fn for_instance(
+        server: &crate::config::ServerConfig,
+        default_program: &str,
+        default_args: &[String],
+        rec: &InstanceRecord,
+        dirs: &InstanceDirs,
+        bind_host: &str,
+    ) -> ServerCommand {
+        let dir = dirs.data.display().to_string();
+        let log = dirs.log.display().to_string();
+        let port = rec.port.to_string();
+        ServerCommand::render(
+            server.binary.as_deref().unwrap_or(default_program),
+            server.args.as_deref().unwrap_or(default_args),
+            &server.env,
+            &[
+                ("port", &port),
+                ("bind_host", bind_host),
+                ("dir", &dir),
+                ("log", &log),
+                ("id", &rec.id),
+                ("admin", &rec.admin),
+                ("adminpass", &rec.adminpass),
+                ("db", &rec.db),
+            ],
+        )
+    }
+}
+
 pub trait Backend: Send + Sync + 'static {
     /// The service type, e.g. `redis`.
     fn service(&self) -> &'static str;

@@ -200,24 +200,7 @@ impl Backend for MongoBackend {
 
     fn command(&self, rec: &InstanceRecord, dirs: &InstanceDirs) -> ServerCommand {
         let default_args = mongod_args(rec.memory_mb);
-        let dir = dirs.data.display().to_string();
-        let log = dirs.log.display().to_string();
-        let port = rec.port.to_string();
-        ServerCommand::render(
-            self.server.binary.as_deref().unwrap_or("mongod"),
-            self.server.args.as_deref().unwrap_or(&default_args),
-            &self.server.env,
-            &[
-                ("port", &port),
-                ("bind_host", &self.host),
-                ("dir", &dir),
-                ("log", &log),
-                ("id", &rec.id),
-                ("admin", &rec.admin),
-                ("adminpass", &rec.adminpass),
-                ("db", &rec.db),
-            ],
-        )
+        ServerCommand::for_instance(&self.server, "mongod", &default_args, rec, dirs, &self.host)
     }
 
     async fn probe(&self, rec: &InstanceRecord) -> anyhow::Result<()> {

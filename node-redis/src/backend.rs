@@ -94,7 +94,9 @@ impl Backend for RedisBackend {
     }
 
     fn prepare(&self, rec: &mut InstanceRecord, dirs: &InstanceDirs) -> anyhow::Result<()> {
+        // The instance's own login is Redis's `default` user.
         rec.admin = "default".into();
+        rec.adminpass = rec.password.clone();
         let conf = dirs.data.join("redis.conf");
         std::fs::write(&conf, redis_conf(rec, dirs, &self.host)).context("write redis.conf")?;
         let acl = dirs.data.join("users.acl");
@@ -106,23 +108,13 @@ impl Backend for RedisBackend {
 
     fn command(&self, rec: &InstanceRecord, dirs: &InstanceDirs) -> ServerCommand {
         let default_args = vec!["{dir}/redis.conf".to_string()];
-        let dir = dirs.data.display().to_string();
-        let log = dirs.log.display().to_string();
-        let port = rec.port.to_string();
-        ServerCommand::render(
-            self.server.binary.as_deref().unwrap_or("redis-server"),
-            self.server.args.as_deref().unwrap_or(&default_args),
-            &self.server.env,
-            &[
-                ("port", &port),
-                ("bind_host", &self.host),
-                ("dir", &dir),
-                ("log", &log),
-                ("id", &rec.id),
-                ("admin", &rec.admin),
-                ("adminpass", &rec.password),
-                ("db", &rec.db),
-            ],
+        ServerCommand::for_instance(
+            &self.server,
+            "redis-server",
+            &default_args,
+            rec,
+            dirs,
+            &self.host,
         )
     }
 
