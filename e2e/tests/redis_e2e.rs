@@ -323,6 +323,7 @@ async fn nodes_refuse_calls_without_their_token() {
         .purge(proto::PurgeRequest {
             instance_ids: vec!["x".into()],
             bindings: vec![],
+            min_age_secs: 0,
         })
         .await
         .unwrap_err();

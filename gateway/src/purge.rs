@@ -208,6 +208,7 @@ impl Gateway {
                 let request = proto::PurgeRequest {
                     instance_ids: instances.clone(),
                     bindings: bindings.clone(),
+                    min_age_secs: self.cfg.orphan_grace as i64,
                 };
                 let reply = node.call(timeout, c.purge(request)).await;
                 (node, instances, bindings, reply)

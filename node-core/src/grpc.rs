@@ -186,8 +186,12 @@ impl<B: Backend> proto::Node for NodeService<B> {
     async fn purge(&self, req: Request<PurgeRequest>) -> Result<Response<PurgeResponse>, Status> {
         let r = req.into_inner();
         let node = self.node.clone();
-        let results =
-            detached(async move { Ok(node.purge(&r.instance_ids, &r.bindings).await) }).await?;
+        let results = detached(async move {
+            Ok(node
+                .purge(&r.instance_ids, &r.bindings, r.min_age_secs)
+                .await)
+        })
+        .await?;
         Ok(Response::new(PurgeResponse { results }))
     }
 

@@ -525,11 +525,7 @@ impl<B: Backend> Node<B> {
                 continue;
             }
             // The directory's age stands in for the missing row's created_at.
-            let created_at = std::fs::metadata(self.dirs(&id).data)
-                .and_then(|m| m.modified())
-                .ok()
-                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-                .map_or_else(unix_now, |d| d.as_secs() as i64);
+            let created_at = dir_age(&self.dirs(&id).data).unwrap_or_else(unix_now);
             handles.instances.push(InstanceHandle {
                 instance_id: id,
                 plan: String::new(),
@@ -630,22 +626,62 @@ impl<B: Backend> Node<B> {
 
     /// Purge: unbind each binding, then unprovision each instance, with a
     /// result per item. Bindings go first so an instance purged in the same
-    /// call does not turn its bindings into "not found".
+    /// call does not turn its bindings into "not found". An item younger
+    /// than `min_age` seconds is left alone (checked under the instance's
+    /// lock, after any operation in flight has finished).
     pub async fn purge(
         &self,
         instance_ids: &[String],
         bindings: &[proto::BindingRef],
+        min_age: i64,
     ) -> Vec<PurgeItemResult> {
         let mut results = Vec::new();
         for b in bindings {
-            let r = self.unbind(&b.instance_id, &b.binding_id).await;
-            results.push(item_result(&b.instance_id, &b.binding_id, r));
+            let (iid, bid) = (b.instance_id.as_str(), b.binding_id.as_str());
+            let r = match validate_id("instance_id", iid).and(validate_id("binding_id", bid)) {
+                Err(e) => Err(e),
+                Ok(()) => {
+                    self.with_lock(iid, async {
+                        let created = self.registry.binding(bid)?.map(|b| b.created_at);
+                        self.old_enough(created, min_age)?;
+                        self.unbind_locked(iid, bid).await
+                    })
+                    .await
+                }
+            };
+            results.push(item_result(iid, bid, r));
         }
         for id in instance_ids {
-            let r = self.unprovision(id).await;
+            let r = match validate_id("instance_id", id) {
+                Err(e) => Err(e),
+                Ok(()) => {
+                    self.with_lock(id, async {
+                        let created = match self.registry.instance(id)? {
+                            Some(rec) => Some(rec.created_at),
+                            None => dir_age(&self.dirs(id).data),
+                        };
+                        self.old_enough(created, min_age)?;
+                        self.unprovision_locked(id).await
+                    })
+                    .await
+                }
+            };
             results.push(item_result(id, "", r));
         }
         results
+    }
+
+    /// `Err` when an object created at `created_at` is younger than `min_age`.
+    fn old_enough(&self, created_at: Option<i64>, min_age: i64) -> Result<()> {
+        match created_at {
+            Some(t) if min_age > 0 && unix_now() - t < min_age => {
+                Err(NodeError::Internal(format!(
+                    "created {}s ago, younger than the minimum age of {min_age}s; left alone",
+                    unix_now() - t
+                )))
+            }
+            _ => Ok(()),
+        }
     }
 
     /// Start-up: restart every instance in the registry whose server is not
@@ -710,6 +746,15 @@ impl<B: Backend> Node<B> {
             }
         }
     }
+}
+
+/// When a directory was last modified, in Unix seconds.
+fn dir_age(path: &Path) -> Option<i64> {
+    std::fs::metadata(path)
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map(|d| d.as_secs() as i64)
 }
 
 fn remove_if_present(path: &Path, dir: bool) -> Result<()> {

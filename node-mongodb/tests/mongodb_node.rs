@@ -195,6 +195,7 @@ async fn a_user_created_behind_the_registry_is_listed_and_purgeable() {
                 instance_id: "inst-2".into(),
                 binding_id: "stray".into(),
             }],
+            0,
         )
         .await;
     assert_eq!(
@@ -271,6 +272,7 @@ async fn purge_reports_per_item_and_removes_process_dir_and_log() {
                 instance_id: "keep".into(),
                 binding_id: "missing".into(),
             }],
+            0,
         )
         .await;
     let outcomes: Vec<_> = results
@@ -403,7 +405,7 @@ async fn an_untracked_server_is_listed_and_purged() {
     let handles = node.list_handles().await.unwrap();
     assert_eq!(handles.instances.len(), 1);
     assert_eq!(handles.instances[0].state, InstanceState::Untracked as i32);
-    let results = node.purge(&["inst-7".to_string()], &[]).await;
+    let results = node.purge(&["inst-7".to_string()], &[], 0).await;
     assert_eq!(
         results[0].outcome,
         PurgeOutcome::Purged as i32,

@@ -126,6 +126,7 @@ async fn a_user_created_behind_the_registry_is_listed_and_purgeable() {
                 instance_id: "inst-2".into(),
                 binding_id: "stray".into(),
             }],
+            0,
         )
         .await;
     assert_eq!(
@@ -156,6 +157,7 @@ async fn purge_reports_per_item_and_removes_process_dir_and_log() {
                 instance_id: "keep".into(),
                 binding_id: "missing".into(),
             }],
+            0,
         )
         .await;
     let outcomes: Vec<_> = results
@@ -274,7 +276,7 @@ async fn an_untracked_server_is_listed_and_purged() {
     let handles = node.list_handles().await.unwrap();
     assert_eq!(handles.instances.len(), 1);
     assert_eq!(handles.instances[0].state, InstanceState::Untracked as i32);
-    let results = node.purge(&["inst-7".to_string()], &[]).await;
+    let results = node.purge(&["inst-7".to_string()], &[], 0).await;
     assert_eq!(
         results[0].outcome,
         PurgeOutcome::Purged as i32,
@@ -285,4 +287,39 @@ async fn an_untracked_server_is_listed_and_purged() {
     assert!(node_core::process::cmdline(pid).is_none());
     assert!(!node.dirs("inst-7").data.exists());
     assert!(node.list_handles().await.unwrap().instances.is_empty());
+}
+
+#[tokio::test]
+async fn purge_leaves_objects_younger_than_the_minimum_age() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = open(dir.path());
+    node.provision("young", "dedicated").await.unwrap();
+    node.bind("young", "young-b").await.unwrap();
+    let binding = proto::BindingRef {
+        instance_id: "young".into(),
+        binding_id: "young-b".into(),
+    };
+    let results = node.purge(&["young".to_string()], &[binding], 3600).await;
+    for r in &results {
+        assert_eq!(r.outcome, PurgeOutcome::Failed as i32, "{r:?}");
+        assert!(r.reason.contains("younger"), "{}", r.reason);
+    }
+    assert!(node.registry().instance("young").unwrap().is_some());
+    assert!(node.registry().binding("young-b").unwrap().is_some());
+    // Provision and purge racing on one id: the purge waits for the
+    // provision, then sees a fresh instance and leaves it alone.
+    let n2 = node.clone();
+    let provision = tokio::spawn(async move { n2.provision("racing", "dedicated").await });
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let results = node.purge(&["racing".to_string()], &[], 3600).await;
+    provision.await.unwrap().unwrap();
+    assert_ne!(
+        results[0].outcome,
+        PurgeOutcome::Purged as i32,
+        "{:?}",
+        results[0]
+    );
+    assert!(node.registry().instance("racing").unwrap().is_some());
+    node.unprovision("young").await.unwrap();
+    node.unprovision("racing").await.unwrap();
 }
