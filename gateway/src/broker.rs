@@ -43,8 +43,9 @@ fn error(status: StatusCode, description: impl Into<String>) -> Response {
     reply(status, json!({ "description": description.into() }))
 }
 
-/// Basic auth and `X-Broker-API-Version: 2.x`. `Some(response)` rejects.
-fn check(gw: &Gateway, headers: &HeaderMap) -> Option<Response> {
+/// Basic auth, `X-Broker-API-Version: 2.x`, and well-formed ids.
+/// `Some(response)` rejects.
+fn check(gw: &Gateway, headers: &HeaderMap, ids: &[&str]) -> Option<Response> {
     if !basic_ok(headers, &gw.cfg.broker.user, &gw.cfg.broker.password) {
         return Some(StatusCode::UNAUTHORIZED.into_response());
     }
@@ -56,11 +57,17 @@ fn check(gw: &Gateway, headers: &HeaderMap) -> Option<Response> {
             ));
         }
     }
+    if let Some(bad) = ids.iter().find(|id| !crate::valid_id(id)) {
+        return Some(error(
+            StatusCode::BAD_REQUEST,
+            format!("invalid id {bad:?}: 1-64 characters of [A-Za-z0-9._-]"),
+        ));
+    }
     None
 }
 
 async fn catalog(State(gw): State<Arc<Gateway>>, headers: HeaderMap) -> Response {
-    if let Some(r) = check(&gw, &headers) {
+    if let Some(r) = check(&gw, &headers, &[]) {
         return r;
     }
     let s = &gw.cfg.service;
@@ -111,7 +118,7 @@ async fn provision(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
-    if let Some(r) = check(&gw, &headers) {
+    if let Some(r) = check(&gw, &headers, &[&instance_id]) {
         return r;
     }
     let Ok(body) = serde_json::from_slice::<ProvisionBody>(&body) else {
@@ -196,7 +203,7 @@ async fn deprovision(
     Path(instance_id): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    if let Some(r) = check(&gw, &headers) {
+    if let Some(r) = check(&gw, &headers, &[&instance_id]) {
         return r;
     }
     let node = match gw.locate(&instance_id).await {
@@ -228,7 +235,7 @@ async fn bind(
     Path((instance_id, binding_id)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Response {
-    if let Some(r) = check(&gw, &headers) {
+    if let Some(r) = check(&gw, &headers, &[&instance_id, &binding_id]) {
         return r;
     }
     let node = match gw.locate(&instance_id).await {
@@ -274,7 +281,7 @@ async fn unbind(
     Path((instance_id, binding_id)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Response {
-    if let Some(r) = check(&gw, &headers) {
+    if let Some(r) = check(&gw, &headers, &[&instance_id, &binding_id]) {
         return r;
     }
     let node = match gw.locate(&instance_id).await {

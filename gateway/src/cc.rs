@@ -91,7 +91,7 @@ impl CcClient {
             {
                 // The token goes with every request: only to the CC itself.
                 Some(next) if !same_origin(next, &self.base) => {
-                    anyhow::bail!("CC {path} page {page}: next link leaves {}", self.base)
+                    anyhow::bail!("CC {path} page {page}: next link leaves the CC's origin")
                 }
                 Some(next) => url = next.to_string(),
                 None => {

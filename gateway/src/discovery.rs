@@ -19,11 +19,18 @@ use serde_json::json;
 use crate::time::{rfc3339, unix_now, uptime};
 use crate::Gateway;
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NatsConfig {
-    /// e.g. `nats://127.0.0.1:4222`.
+    /// e.g. `nats://127.0.0.1:4222`; may carry a user and password, so it is
+    /// never printed.
     pub url: String,
+}
+
+impl std::fmt::Debug for NatsConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("NatsConfig { .. }")
+    }
 }
 
 /// What a node announces (see `node_core::announce`).
@@ -44,7 +51,7 @@ pub async fn run(gw: Arc<Gateway>, cfg: NatsConfig, status_addr: String) {
     {
         Ok(c) => c,
         Err(e) => {
-            tracing::warn!(url = %cfg.url, error = %e, "cannot reach NATS; no announcements");
+            tracing::warn!(error = %e, "cannot reach NATS; no announcements");
             return;
         }
     };
@@ -92,7 +99,12 @@ fn note(gw: &Gateway, payload: &[u8]) {
         tracing::debug!("undecodable announcement ignored");
         return;
     };
-    if a.service != gw.cfg.service.name {
+    let id_ok = !a.id.is_empty()
+        && a.id.len() <= 64
+        && a.id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if a.service != gw.cfg.service.name || !id_ok || a.address.len() > 256 {
         return;
     }
     match gw.node(&a.id) {

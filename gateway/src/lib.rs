@@ -33,6 +33,19 @@ use check::CheckState;
 use config::GatewayConfig;
 use nodes::NodeHandle;
 
+/// Ids name directories on nodes and appear in CC URLs: a safe alphabet.
+pub fn valid_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 64
+        && !id.starts_with('.')
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+}
+
+/// Most unknown nodes `/varz` lists.
+pub const MAX_UNKNOWN_NODES: usize = 100;
+
 /// Which node holds an instance, as last seen.
 #[derive(Debug, Clone)]
 pub struct Placement {
@@ -139,8 +152,12 @@ impl Gateway {
     }
 
     /// A node that is not in the config announced itself: shown, never used.
+    /// At most [`MAX_UNKNOWN_NODES`] are kept, so a noisy bus cannot grow it.
     pub fn note_unknown_node(&self, node_id: &str, address: &str) {
         let mut m = lock(&self.unknown_nodes);
+        if m.len() >= MAX_UNKNOWN_NODES && !m.contains_key(node_id) {
+            return;
+        }
         if m.insert(node_id.to_string(), address.to_string()).is_none() {
             tracing::warn!(
                 node = node_id,

@@ -89,7 +89,14 @@ impl NodeHandle {
         let req = proto::LookupRequest {
             instance_id: instance_id.to_string(),
         };
-        Ok(self.call(self.timeout, c.lookup(req)).await?.exists)
+        let reply = self.call(self.timeout, c.lookup(req)).await?;
+        if reply.node_id != self.id {
+            return Err(tonic::Status::failed_precondition(format!(
+                "answered as node {:?}",
+                reply.node_id
+            )));
+        }
+        Ok(reply.exists)
     }
 
     /// Everything the node holds, complete or `Failed`.

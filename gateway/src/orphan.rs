@@ -44,9 +44,10 @@ pub struct Policy {
     pub max_orphan_fraction: f64,
 }
 
-/// Below this many instances (or bindings) on the nodes the fraction guard
-/// does not apply: one orphan of two is a plausible, not a suspicious, state.
-pub const FRACTION_MIN_HELD: usize = 10;
+/// Below this many instances (or bindings) on the judged nodes the fraction
+/// guard does not apply: one orphan of two is a plausible state (a CC that
+/// knows none of them is refused anyway).
+pub const FRACTION_MIN_HELD: usize = 4;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum InstanceState {
@@ -154,14 +155,36 @@ pub fn classify(first: &Observation, second: &Observation, now: i64, policy: Pol
         .map(|(_, b)| b.iter().filter(|b| b.present_on_server).count())
         .max()
         .unwrap_or(0);
-    for (look, obs) in [("first", first), ("second", second)] {
-        let refusal = if obs.cc.instances.is_empty() && held > 0 {
+    let known_first = first.cc.known_instances();
+    let known_second = second.cc.known_instances();
+    // What the nodes hold, all nodes and both looks together.
+    let held_ids: HashSet<&str> = complete()
+        .flat_map(|(i, _)| i.iter().map(|x| x.id.as_str()))
+        .collect();
+    let held_bindings_ids: HashSet<&str> = complete()
+        .flat_map(|(_, b)| {
+            b.iter()
+                .filter(|b| b.present_on_server)
+                .map(|b| b.binding_id.as_str())
+        })
+        .collect();
+    for (look, obs, known) in [
+        ("first", first, &known_first),
+        ("second", second, &known_second),
+    ] {
+        // A CC that knows none of what the nodes hold is empty, restored,
+        // another foundation, or read with the wrong scope: never evidence.
+        let refusal = if held > 0 && !held_ids.iter().any(|i| known.contains(i)) {
             Some(format!(
-                "service instances in the {look} look while nodes hold {held}"
+                "none of the {held} service instances the nodes hold in the {look} look"
             ))
-        } else if obs.cc.bindings.is_empty() && held_bindings > 0 {
+        } else if held_bindings > 0
+            && !held_bindings_ids
+                .iter()
+                .any(|b| obs.cc.bindings.contains_key(*b))
+        {
             Some(format!(
-                "credential bindings in the {look} look while nodes hold {held_bindings}"
+                "none of the {held_bindings} credential bindings the nodes hold in the {look} look"
             ))
         } else {
             None
@@ -169,14 +192,12 @@ pub fn classify(first: &Observation, second: &Observation, now: i64, policy: Pol
         if let Some(what) = refusal {
             v.outcome = Outcome::Refused;
             v.message = format!(
-                "the CC listed no {what}; refusing to call them orphans \
-                 (is the CC empty, restored, or read with the wrong scope?)"
+                "the CC knows {what}; refusing to call them orphans \
+                 (is the CC empty, restored, another foundation, or read with the wrong scope?)"
             );
             return v;
         }
     }
-    let known_first = first.cc.known_instances();
-    let known_second = second.cc.known_instances();
 
     let node_ids: BTreeSet<&String> = first.nodes.keys().chain(second.nodes.keys()).collect();
     for node in node_ids {
@@ -447,7 +468,10 @@ mod tests {
                     inst("fresh", NOW - 10),
                     inst("edge", NOW - GRACE),
                 ],
-                vec![bind("live", "fresh-b", true, NOW - 1)],
+                vec![
+                    bind("live", "fresh-b", true, NOW - 1),
+                    bind("live", "kb", true, OLD),
+                ],
             )
         };
         let a = look(cc(&["live"], &[("kb", "live")]), vec![("n0", node())]);
@@ -490,7 +514,10 @@ mod tests {
     fn a_node_missing_from_one_look_gets_no_verdict() {
         let a = look(
             cc(&["live"], &[]),
-            vec![("n0", listing(vec![inst("x", OLD)], vec![]))],
+            vec![(
+                "n0",
+                listing(vec![inst("live", OLD), inst("x", OLD)], vec![]),
+            )],
         );
         let b = look(cc(&["live"], &[]), vec![]);
         let v = classify(&a, &b, NOW, POLICY);
@@ -514,7 +541,11 @@ mod tests {
             );
             assert_eq!(v.outcome, Outcome::Refused);
             assert!(v.orphan_instances.is_empty() && v.orphan_bindings.is_empty());
-            assert!(v.message.contains("no service instances"));
+            assert!(
+                v.message.contains("none of the 2 service instances"),
+                "{}",
+                v.message
+            );
         }
         // An empty CC and empty nodes is simply clean.
         let empty = || look(cc(&[], &[]), vec![("n0", listing(vec![], vec![]))]);
@@ -540,6 +571,31 @@ mod tests {
             assert!(v.message.contains("credential bindings"), "{}", v.message);
             assert!(v.orphan_bindings.is_empty());
         }
+    }
+
+    #[test]
+    fn a_cc_that_knows_none_of_what_nodes_hold_is_refused() {
+        // The CC answers in full, but about another service (or foundation).
+        let node = || {
+            listing(
+                vec![inst("a", OLD), inst("b", OLD)],
+                vec![bind("a", "ab", true, OLD)],
+            )
+        };
+        let c = || cc(&["other-instance"], &[("other-binding", "other-instance")]);
+        let v = classify(
+            &look(c(), vec![("n0", node())]),
+            &look(c(), vec![("n0", node())]),
+            NOW,
+            POLICY,
+        );
+        assert_eq!(v.outcome, Outcome::Refused);
+        assert!(
+            v.message.contains("none of the 2 service instances"),
+            "{}",
+            v.message
+        );
+        assert!(v.orphan_instances.is_empty() && v.orphan_bindings.is_empty());
     }
 
     #[test]
@@ -620,14 +676,20 @@ mod tests {
             cc(&["live"], &[("kb", "live")]),
             vec![(
                 "n0",
-                listing(vec![inst("live", OLD)], vec![bind("live", "b", false, OLD)]),
+                listing(
+                    vec![inst("live", OLD)],
+                    vec![bind("live", "b", false, OLD), bind("live", "kb", true, OLD)],
+                ),
             )],
         );
         let b = look(
             cc(&["live"], &[("kb", "live")]),
             vec![(
                 "n0",
-                listing(vec![inst("live", OLD)], vec![bind("live", "b", true, OLD)]),
+                listing(
+                    vec![inst("live", OLD)],
+                    vec![bind("live", "b", true, OLD), bind("live", "kb", true, OLD)],
+                ),
             )],
         );
         let v = classify(&a, &b, NOW, POLICY);
@@ -655,7 +717,7 @@ mod tests {
         let node = || {
             listing(
                 vec![inst("live", OLD), inst("lost", OLD)],
-                vec![bind("lost", "b", true, OLD)],
+                vec![bind("lost", "b", true, OLD), bind("live", "kb", true, OLD)],
             )
         };
         let v = classify(
@@ -763,9 +825,18 @@ mod tests {
                         let b = look(c2, vec![("n0", l(n2))]);
                         let v = classify(&a, &b, NOW, POLICY);
                         if v.outcome == Outcome::Refused {
-                            let empty =
-                                |c: &CcSnapshot| c.instances.is_empty() || c.bindings.is_empty();
-                            assert!(empty(&a.cc) || empty(&b.cc));
+                            // Refused only when, in some look, the CC knew
+                            // none of the instances or bindings the node held.
+                            let held: Vec<&str> = n1.iter().chain(n2.iter()).copied().collect();
+                            let held_b: Vec<String> =
+                                held.iter().map(|i| format!("{i}-b")).collect();
+                            let knows_none = |c: &CcSnapshot| {
+                                let k = c.known_instances();
+                                (!held.is_empty() && !held.iter().any(|i| k.contains(i)))
+                                    || (!held_b.is_empty()
+                                        && !held_b.iter().any(|b| c.bindings.contains_key(b)))
+                            };
+                            assert!(knows_none(&a.cc) || knows_none(&b.cc));
                             assert!(v.orphan_instances.is_empty());
                             continue;
                         }

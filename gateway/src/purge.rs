@@ -13,7 +13,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::nodes::status_text;
-use crate::Gateway;
+use crate::{valid_id, Gateway};
 
 /// Extra time a node gets per item on top of `node_timeout`: stopping a
 /// server may take its full SIGTERM grace.
@@ -22,16 +22,6 @@ const PER_ITEM: Duration = Duration::from_secs(15);
 /// Most items one purge request may name: a purge is a deliberate act on a
 /// reviewed list, not a bulk operation.
 pub const MAX_ITEMS: usize = 1000;
-
-/// Ids name directories on nodes and appear in CC URLs: a safe alphabet.
-fn valid_id(id: &str) -> bool {
-    !id.is_empty()
-        && id.len() <= 64
-        && !id.starts_with('.')
-        && id
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
-}
 
 /// What to purge, per node.
 #[derive(Debug, Default, Clone, PartialEq)]

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use crate::backend::Backend;
 use crate::node::Node;
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NatsConfig {
     /// e.g. `nats://127.0.0.1:4222`.
@@ -23,6 +23,15 @@ pub struct NatsConfig {
     /// Seconds between two announcements; default 30, as in the original.
     #[serde(default = "default_interval")]
     pub announce_interval: u64,
+}
+
+// The URL may carry a user and password: never print it.
+impl std::fmt::Debug for NatsConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NatsConfig")
+            .field("announce_interval", &self.announce_interval)
+            .finish_non_exhaustive()
+    }
 }
 
 fn default_interval() -> u64 {
@@ -76,7 +85,7 @@ pub async fn run<B: Backend>(node: Arc<Node<B>>, cfg: NatsConfig) {
         {
             Ok(c) => break c,
             Err(e) => {
-                tracing::warn!(url = %cfg.url, error = %e, "cannot reach NATS; retrying");
+                tracing::warn!(error = %e, "cannot reach NATS; retrying");
                 tokio::time::sleep(Duration::from_secs(5)).await;
             }
         }

@@ -97,6 +97,16 @@ impl NodeConfig {
             "port_range: first must be > 0 and <= last"
         );
         anyhow::ensure!(!self.plans.is_empty(), "plans must not be empty");
+        if let Some(args) = &self.server.args {
+            anyhow::ensure!(
+                !args.iter().any(|a| a.contains("{adminpass}")),
+                "server.args must not contain {{adminpass}}: arguments are visible to every user; use server.env"
+            );
+            anyhow::ensure!(
+                args.iter().any(|a| a.contains("{dir}")),
+                "server.args must name the instance's directory ({{dir}}): it is how the node recognises its servers"
+            );
+        }
         Ok(())
     }
 }
@@ -108,4 +118,30 @@ pub fn load_yaml<T: serde::de::DeserializeOwned>(path: &std::path::Path) -> anyh
         .map_err(|e| anyhow::anyhow!("cannot read config {}: {e}", path.display()))?;
     serde_yaml::from_str(&text)
         .map_err(|e| anyhow::anyhow!("invalid config {}: {e}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(args: &[&str]) -> NodeConfig {
+        let mut cfg = crate::testing::node_config(
+            "n0",
+            std::path::Path::new("/tmp/unused"),
+            ServerConfig::default(),
+        );
+        cfg.server.args = Some(args.iter().map(|a| a.to_string()).collect());
+        cfg
+    }
+
+    #[test]
+    fn server_args_must_name_the_dir_and_never_a_password() {
+        assert!(config(&["--dbpath={dir}/data"]).validate().is_ok());
+        let e = config(&["--dbpath={dir}", "--password={adminpass}"])
+            .validate()
+            .unwrap_err();
+        assert!(e.to_string().contains("server.env"), "{e}");
+        let e = config(&["--port={port}"]).validate().unwrap_err();
+        assert!(e.to_string().contains("{dir}"), "{e}");
+    }
 }

@@ -155,11 +155,16 @@ impl<B: Backend> Node<B> {
         out
     }
 
-    /// True when the recorded pid is this instance's server.
+    /// True when the recorded pid is this instance's server and listens on
+    /// the instance's port: only then may the instance's password go there.
     pub fn is_running(&self, rec: &InstanceRecord) -> bool {
+        rec.pid.is_some_and(|pid| self.serves(pid, rec))
+    }
+
+    /// True when `pid` is our server for `rec` and listens on its port.
+    fn serves(&self, pid: u32, rec: &InstanceRecord) -> bool {
         let marker = self.dirs(&rec.id).marker();
-        rec.pid
-            .is_some_and(|pid| process::is_our_server(pid, &marker, &self.program))
+        process::is_our_server(pid, &marker, &self.program) && process::listens_on(pid, rec.port)
     }
 
     pub fn info(&self) -> Result<proto::NodeInfo> {
@@ -482,7 +487,12 @@ impl<B: Backend> Node<B> {
         let mut handles = Handles::default();
         let mut running = Vec::new();
         for rec in &rows {
-            let up = self.is_running(rec) || with_server.contains(rec.id.as_str());
+            // Up: the recorded server, or another of ours for this id that
+            // holds the instance's port (a server whose pid was not recorded).
+            let up = self.is_running(rec)
+                || servers
+                    .iter()
+                    .any(|(pid, id)| *id == rec.id && self.serves(*pid, rec));
             handles.instances.push(InstanceHandle {
                 instance_id: rec.id.clone(),
                 plan: rec.plan.clone(),
@@ -607,6 +617,7 @@ impl<B: Backend> Node<B> {
                 exists: true,
                 state: state as i32,
                 plan: rec.plan,
+                node_id: self.cfg.node_id.clone(),
             });
         }
         let stray = self.dirs(id).data.exists()
@@ -621,6 +632,7 @@ impl<B: Backend> Node<B> {
                 0
             },
             plan: String::new(),
+            node_id: self.cfg.node_id.clone(),
         })
     }
 
@@ -708,7 +720,11 @@ impl<B: Backend> Node<B> {
                         tracing::debug!(instance = %rec.id, pid = rec.pid, "already running");
                         return;
                     }
-                    if let Some((pid, _)) = servers.iter().find(|(_, i)| *i == rec.id) {
+                    // Adopt only a server that is ours now and holds the port.
+                    if let Some((pid, _)) = servers
+                        .iter()
+                        .find(|(pid, i)| *i == rec.id && self.serves(*pid, &rec))
+                    {
                         tracing::info!(instance = %rec.id, pid, "adopting running server");
                         let _ = self.registry.set_pid(&rec.id, Some(*pid));
                         return;

@@ -80,22 +80,37 @@ impl Program {
     }
 
     /// True when process `pid`, whose command line is `cmdline`, runs this
-    /// program.
+    /// program as this node's own user. When the executable is known it must
+    /// match; only when it could not be resolved does `argv[0]` decide.
     fn runs(&self, pid: u32, cmdline: &str) -> bool {
-        let exe = std::fs::read_link(format!("/proc/{pid}/exe"))
-            .ok()
-            .map(|p| {
-                // A replaced binary shows as "<path> (deleted)".
-                PathBuf::from(p.to_string_lossy().trim_end_matches(" (deleted)"))
-            });
-        if exe.is_some() && exe == self.exe {
-            return true;
+        if owner(pid) != Some(euid()) {
+            return false;
         }
-        let argv0 = cmdline.split(' ').next().unwrap_or_default();
-        Path::new(argv0)
-            .file_name()
-            .is_some_and(|n| n.to_string_lossy() == self.name)
+        match &self.exe {
+            Some(exe) => std::fs::read_link(format!("/proc/{pid}/exe"))
+                // A replaced binary shows as "<path> (deleted)".
+                .map(|p| PathBuf::from(p.to_string_lossy().trim_end_matches(" (deleted)")))
+                .is_ok_and(|p| p == *exe),
+            None => {
+                let argv0 = cmdline.split(' ').next().unwrap_or_default();
+                Path::new(argv0)
+                    .file_name()
+                    .is_some_and(|n| n.to_string_lossy() == self.name)
+            }
+        }
     }
+}
+
+fn euid() -> u32 {
+    // SAFETY: geteuid(2) cannot fail and has no preconditions.
+    unsafe { libc::geteuid() }
+}
+
+/// The real uid of `pid`, from `/proc/<pid>/status`.
+fn owner(pid: u32) -> Option<u32> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("Uid:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
 }
 
 /// True when `pid` is alive, runs `program`, and its command line names
@@ -335,6 +350,49 @@ mod tests {
             .unwrap());
         assert!(!reaper.await.unwrap().unwrap().success());
         assert!(!is_our_server(pid, &marker, &sh));
+    }
+
+    #[tokio::test]
+    async fn a_process_of_another_user_is_never_ours() {
+        // Needs root to start a process as another user (CI runs as root).
+        if euid() != 0 || Program::resolve("setpriv").exe.is_none() {
+            eprintln!("skipped: needs root and setpriv");
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let marker = format!("{}/instances/i1/", dir.path().display());
+        let sh = Program::resolve("sh");
+        let other = ServerCommand {
+            program: "setpriv".into(),
+            args: [
+                "--reuid=65534",
+                "--regid=65534",
+                "--clear-groups",
+                "sh",
+                "-c",
+                "sleep 30",
+            ]
+            .iter()
+            .map(|a| a.to_string())
+            .chain([format!("{marker}server.conf")])
+            .collect(),
+            env: vec![],
+        };
+        let mut child = spawn(&other, &dir.path().join("log")).unwrap();
+        let pid = child.id().unwrap();
+        for _ in 0..100 {
+            if owner(pid) == Some(65534) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert_eq!(owner(pid), Some(65534));
+        assert!(cmdline(pid).unwrap().contains(&marker));
+        assert!(!is_our_server(pid, &marker, &sh));
+        assert!(!stop(pid, &marker, &sh, Duration::from_millis(100))
+            .await
+            .unwrap());
+        child.kill().await.unwrap();
     }
 
     #[tokio::test]
