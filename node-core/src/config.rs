@@ -116,8 +116,33 @@ impl NodeConfig {
 pub fn load_yaml<T: serde::de::DeserializeOwned>(path: &std::path::Path) -> anyhow::Result<T> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| anyhow::anyhow!("cannot read config {}: {e}", path.display()))?;
-    serde_yaml::from_str(&text)
-        .map_err(|e| anyhow::anyhow!("invalid config {}: {e}", path.display()))
+    serde_yaml::from_str(&text).map_err(|e| {
+        anyhow::anyhow!(
+            "invalid config {}: {}",
+            path.display(),
+            redact_quoted(&e.to_string())
+        )
+    })
+}
+
+/// A YAML error with every quoted value replaced by `"…"`: a config holds
+/// secrets, and serde quotes the offending value in its messages.
+pub fn redact_quoted(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut parts = message.split('"');
+    if let Some(first) = parts.next() {
+        out.push_str(first);
+    }
+    for (i, part) in parts.enumerate() {
+        // Odd pieces sit between quotes.
+        if i % 2 == 0 {
+            out.push_str("\"…");
+        } else {
+            out.push('"');
+            out.push_str(part);
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -132,6 +157,17 @@ mod tests {
         );
         cfg.server.args = Some(args.iter().map(|a| a.to_string()).collect());
         cfg
+    }
+
+    #[test]
+    fn yaml_errors_do_not_quote_values() {
+        let e = serde_yaml::from_str::<NodeConfig>("token:S3CRET\n").unwrap_err();
+        let shown = redact_quoted(&e.to_string());
+        assert!(
+            e.to_string().contains("S3CRET") && !shown.contains("S3CRET"),
+            "{shown}"
+        );
+        assert_eq!(redact_quoted(r#"a "x" b "y" c"#), r#"a "…" b "…" c"#);
     }
 
     #[test]
