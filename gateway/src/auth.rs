@@ -5,14 +5,7 @@
 
 use axum::http::HeaderMap;
 use base64::Engine;
-use subtle::ConstantTimeEq;
-
-/// Compares two secrets without leaking, through timing, how much matched.
-pub fn secure_eq(a: &str, b: &str) -> bool {
-    // ct_eq on slices of different lengths returns false without early exit
-    // over the contents; the length itself is not secret enough to matter.
-    a.as_bytes().ct_eq(b.as_bytes()).into()
-}
+use secrets::secure_eq;
 
 /// True when `Authorization: Basic …` carries exactly `user:password`.
 pub fn basic_ok(headers: &HeaderMap, user: &str, password: &str) -> bool {

@@ -142,30 +142,16 @@ impl CcClient {
 
     /// `true` on 200, `false` on 404, an error otherwise.
     async fn exists(&self, url: &str) -> anyhow::Result<bool> {
-        let resp = self
-            .http
-            .get(url)
-            .bearer_auth(&self.token)
-            .header("accept", "application/json")
-            .send()
-            .await
-            .map_err(|e| anyhow::anyhow!("{}", e.without_url()))?;
-        match resp.status().as_u16() {
+        match self.send(url).await?.status().as_u16() {
             200 => Ok(true),
             404 => Ok(false),
             s => anyhow::bail!("HTTP {s}"),
         }
     }
 
+    /// The JSON body of a successful GET.
     async fn get(&self, url: &str) -> anyhow::Result<Value> {
-        let resp = self
-            .http
-            .get(url)
-            .bearer_auth(&self.token)
-            .header("accept", "application/json")
-            .send()
-            .await
-            .map_err(|e| anyhow::anyhow!("{}", e.without_url()))?;
+        let resp = self.send(url).await?;
         let status = resp.status();
         if !status.is_success() {
             anyhow::bail!("HTTP {status}");
@@ -173,6 +159,17 @@ impl CcClient {
         resp.json::<Value>()
             .await
             .map_err(|e| anyhow::anyhow!("undecodable body: {}", e.without_url()))
+    }
+
+    /// A GET with the CC token; errors never carry the URL.
+    async fn send(&self, url: &str) -> anyhow::Result<reqwest::Response> {
+        self.http
+            .get(url)
+            .bearer_auth(&self.token)
+            .header("accept", "application/json")
+            .send()
+            .await
+            .map_err(|e| anyhow::anyhow!("{}", e.without_url()))
     }
 }
 

@@ -149,7 +149,7 @@ impl GatewayConfig {
             anyhow::anyhow!(
                 "invalid config {}: {}",
                 path.display(),
-                redact_quoted(&e.to_string())
+                secrets::redact_quoted(&e.to_string())
             )
         })?;
         cfg.validate()
@@ -199,26 +199,6 @@ impl GatewayConfig {
             .clone()
             .unwrap_or_else(|| format!("{}-service", self.service.name))
     }
-}
-
-/// A YAML error with every quoted value replaced by `"…"`: a config holds
-/// secrets, and serde quotes the offending value in its messages.
-pub fn redact_quoted(message: &str) -> String {
-    let mut out = String::with_capacity(message.len());
-    let mut parts = message.split('"');
-    if let Some(first) = parts.next() {
-        out.push_str(first);
-    }
-    for (i, part) in parts.enumerate() {
-        // Odd pieces sit between quotes.
-        if i % 2 == 0 {
-            out.push_str("\"…");
-        } else {
-            out.push('"');
-            out.push_str(part);
-        }
-    }
-    out
 }
 
 // Hand-written: the config holds secrets.

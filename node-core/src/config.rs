@@ -120,29 +120,9 @@ pub fn load_yaml<T: serde::de::DeserializeOwned>(path: &std::path::Path) -> anyh
         anyhow::anyhow!(
             "invalid config {}: {}",
             path.display(),
-            redact_quoted(&e.to_string())
+            secrets::redact_quoted(&e.to_string())
         )
     })
-}
-
-/// A YAML error with every quoted value replaced by `"…"`: a config holds
-/// secrets, and serde quotes the offending value in its messages.
-pub fn redact_quoted(message: &str) -> String {
-    let mut out = String::with_capacity(message.len());
-    let mut parts = message.split('"');
-    if let Some(first) = parts.next() {
-        out.push_str(first);
-    }
-    for (i, part) in parts.enumerate() {
-        // Odd pieces sit between quotes.
-        if i % 2 == 0 {
-            out.push_str("\"…");
-        } else {
-            out.push('"');
-            out.push_str(part);
-        }
-    }
-    out
 }
 
 #[cfg(test)]
@@ -162,12 +142,11 @@ mod tests {
     #[test]
     fn yaml_errors_do_not_quote_values() {
         let e = serde_yaml::from_str::<NodeConfig>("token:S3CRET\n").unwrap_err();
-        let shown = redact_quoted(&e.to_string());
+        let shown = secrets::redact_quoted(&e.to_string());
         assert!(
             e.to_string().contains("S3CRET") && !shown.contains("S3CRET"),
             "{shown}"
         );
-        assert_eq!(redact_quoted(r#"a "x" b "y" c"#), r#"a "…" b "…" c"#);
     }
 
     #[test]

@@ -1,7 +1,6 @@
 //! Generated secrets and a wrapper that keeps them out of logs.
 
 use rand::Rng;
-use subtle::ConstantTimeEq;
 
 /// A secret from a config file: prints as `<redacted>`, compares in
 /// constant time.
@@ -24,7 +23,7 @@ impl Secret {
 
     /// Constant-time comparison (the length is not hidden).
     pub fn matches(&self, candidate: &str) -> bool {
-        self.0.as_bytes().ct_eq(candidate.as_bytes()).into()
+        secrets::secure_eq(&self.0, candidate)
     }
 }
 

@@ -79,7 +79,7 @@ impl Config {
         let raw: RawConfig = if text.trim().is_empty() {
             RawConfig::default()
         } else {
-            serde_yaml::from_str(text).map_err(|e| redact_quoted(&e.to_string()))?
+            serde_yaml::from_str(text).map_err(|e| secrets::redact_quoted(&e.to_string()))?
         };
         let token = match raw.token {
             None => return Err("token is required".into()),
@@ -98,26 +98,6 @@ impl Config {
             timeout,
         })
     }
-}
-
-/// A YAML error with every quoted value replaced by `"…"`: a config holds
-/// secrets, and serde quotes the offending value in its messages.
-pub fn redact_quoted(message: &str) -> String {
-    let mut out = String::with_capacity(message.len());
-    let mut parts = message.split('"');
-    if let Some(first) = parts.next() {
-        out.push_str(first);
-    }
-    for (i, part) in parts.enumerate() {
-        // Odd pieces sit between quotes.
-        if i % 2 == 0 {
-            out.push_str("\"…");
-        } else {
-            out.push('"');
-            out.push_str(part);
-        }
-    }
-    out
 }
 
 /// Prepends `http://` when the URI has no scheme, accepts only http and
