@@ -158,13 +158,17 @@ impl<B: Backend> Node<B> {
     /// True when the recorded pid is this instance's server and listens on
     /// the instance's port: only then may the instance's password go there.
     pub fn is_running(&self, rec: &InstanceRecord) -> bool {
-        rec.pid.is_some_and(|pid| self.serves(pid, rec))
+        self.is_running_with(&process::Listeners::read(), rec)
+    }
+
+    fn is_running_with(&self, listeners: &process::Listeners, rec: &InstanceRecord) -> bool {
+        rec.pid.is_some_and(|pid| self.serves(listeners, pid, rec))
     }
 
     /// True when `pid` is our server for `rec` and listens on its port.
-    fn serves(&self, pid: u32, rec: &InstanceRecord) -> bool {
+    fn serves(&self, listeners: &process::Listeners, pid: u32, rec: &InstanceRecord) -> bool {
         let marker = self.dirs(&rec.id).marker();
-        process::is_our_server(pid, &marker, &self.program) && process::listens_on(pid, rec.port)
+        process::is_our_server(pid, &marker, &self.program) && listeners.held_by(pid, rec.port)
     }
 
     pub fn info(&self) -> Result<proto::NodeInfo> {
@@ -484,15 +488,16 @@ impl<B: Backend> Node<B> {
         let servers = process::find_servers(&self.instances_dir, &self.program);
         let with_server: BTreeSet<&str> = servers.iter().map(|(_, id)| id.as_str()).collect();
 
+        let listeners = process::Listeners::read();
         let mut handles = Handles::default();
         let mut running = Vec::new();
         for rec in &rows {
             // Up: the recorded server, or another of ours for this id that
             // holds the instance's port (a server whose pid was not recorded).
-            let up = self.is_running(rec)
+            let up = self.is_running_with(&listeners, rec)
                 || servers
                     .iter()
-                    .any(|(pid, id)| *id == rec.id && self.serves(*pid, rec));
+                    .any(|(pid, id)| *id == rec.id && self.serves(&listeners, *pid, rec));
             handles.instances.push(InstanceHandle {
                 instance_id: rec.id.clone(),
                 plan: rec.plan.clone(),
@@ -723,7 +728,7 @@ impl<B: Backend> Node<B> {
                     // Adopt only a server that is ours now and holds the port.
                     if let Some((pid, _)) = servers
                         .iter()
-                        .find(|(pid, i)| *i == rec.id && self.serves(*pid, &rec))
+                        .find(|(pid, i)| *i == rec.id && self.serves(&process::Listeners::read(), *pid, &rec))
                     {
                         tracing::info!(instance = %rec.id, pid, "adopting running server");
                         let _ = self.registry.set_pid(&rec.id, Some(*pid));

@@ -7,6 +7,7 @@
 //! every server's arguments name. Nothing is ever signalled without that
 //! check, so a `tail -f` of an instance's log, or a reused pid, is left alone.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use tokio::process::{Child, Command};
@@ -227,41 +228,59 @@ pub fn kill_servers_now(instances_dir: &str, program: &Program) {
     }
 }
 
+/// The machine's listening TCP sockets (IPv4 and IPv6): port → socket
+/// inodes. Reading `/proc/net/tcp` walks the kernel's whole socket table and
+/// takes milliseconds, so a caller checking many instances reads it once.
+pub struct Listeners(HashMap<u16, Vec<String>>);
+
+impl Listeners {
+    pub fn read() -> Listeners {
+        let mut by_port: HashMap<u16, Vec<String>> = HashMap::new();
+        for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
+            let Ok(text) = std::fs::read_to_string(table) else {
+                continue;
+            };
+            for line in text.lines().skip(1) {
+                let f: Vec<&str> = line.split_whitespace().collect();
+                // local_address is "ADDR:PORT" in hex; state 0A is LISTEN.
+                if f.get(3) != Some(&"0A") {
+                    continue;
+                }
+                let port = f
+                    .get(1)
+                    .and_then(|l| l.rsplit(':').next())
+                    .and_then(|h| u16::from_str_radix(h, 16).ok());
+                if let (Some(port), Some(inode)) = (port, f.get(9)) {
+                    by_port
+                        .entry(port)
+                        .or_default()
+                        .push(format!("socket:[{inode}]"));
+                }
+            }
+        }
+        Listeners(by_port)
+    }
+
+    /// True when process `pid` holds a listening socket on `port`.
+    pub fn held_by(&self, pid: u32, port: u16) -> bool {
+        let Some(inodes) = self.0.get(&port) else {
+            return false;
+        };
+        let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
+            return false;
+        };
+        fds.flatten().any(|fd| {
+            std::fs::read_link(fd.path())
+                .is_ok_and(|l| inodes.iter().any(|i| l.to_string_lossy() == *i))
+        })
+    }
+}
+
 /// True when process `pid` has a listening TCP socket on `port` (IPv4 or
 /// IPv6). Used before sending a server its password: a stranger that took
 /// the port must not receive it.
 pub fn listens_on(pid: u32, port: u16) -> bool {
-    let mut inodes = Vec::new();
-    for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
-        let Ok(text) = std::fs::read_to_string(table) else {
-            continue;
-        };
-        for line in text.lines().skip(1) {
-            let f: Vec<&str> = line.split_whitespace().collect();
-            // local_address is "ADDR:PORT" in hex; state 0A is LISTEN.
-            let Some(local) = f.get(1) else { continue };
-            let listening = f.get(3) == Some(&"0A");
-            let p = local
-                .rsplit(':')
-                .next()
-                .and_then(|h| u16::from_str_radix(h, 16).ok());
-            if listening && p == Some(port) {
-                if let Some(inode) = f.get(9) {
-                    inodes.push(format!("socket:[{inode}]"));
-                }
-            }
-        }
-    }
-    if inodes.is_empty() {
-        return false;
-    }
-    let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
-        return false;
-    };
-    fds.flatten().any(|fd| {
-        std::fs::read_link(fd.path())
-            .is_ok_and(|l| inodes.iter().any(|i| l.to_string_lossy() == *i))
-    })
+    Listeners::read().held_by(pid, port)
 }
 
 #[cfg(test)]
