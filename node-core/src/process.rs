@@ -361,8 +361,11 @@ mod tests {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
         assert!(is_our_server(pid, &marker, &sh));
+        // A child the shell forks is, until it execs, a copy of the server
+        // (as a Redis BGSAVE child is): it may be listed too, for the same id.
         let found = find_servers(&format!("{}/instances/", dir.path().display()), &sh);
-        assert_eq!(found, vec![(pid, "i1".to_string())]);
+        assert!(found.contains(&(pid, "i1".to_string())), "{found:?}");
+        assert!(found.iter().all(|(_, id)| id == "i1"), "{found:?}");
         let reaper = tokio::spawn(async move { child.wait().await });
         assert!(stop(pid, &marker, &sh, Duration::from_secs(5))
             .await
