@@ -68,6 +68,15 @@ pub async fn start_node<B: Backend>(
     }
 }
 
+/// How a test cluster differs from the default.
+#[derive(Default)]
+pub struct Options {
+    /// Nodes announce on, and the gateway listens to, this NATS server.
+    pub nats: Option<String>,
+    /// The gateway's `check_orphan_interval` (default -1: no periodic checks).
+    pub check_orphan_interval: Option<i64>,
+}
+
 pub struct Cluster<B: Backend> {
     pub dir: tempfile::TempDir,
     pub nodes: Vec<RunningNode<B>>,
@@ -99,18 +108,18 @@ impl<B: Backend> Cluster<B> {
         server: ServerConfig,
         make: impl Fn(&node_core::NodeConfig) -> B,
     ) -> Self {
-        Self::start_with_nats(service, n, server, make, None).await
+        Self::start_with(service, n, server, make, Options::default()).await
     }
 
-    /// The same, with nodes announcing on and the gateway listening to the
-    /// NATS server at `nats` (when given).
-    pub async fn start_with_nats(
+    /// The same, with `options`.
+    pub async fn start_with(
         service: &str,
         n: usize,
         server: ServerConfig,
         make: impl Fn(&node_core::NodeConfig) -> B,
-        nats: Option<String>,
+        options: Options,
     ) -> Self {
+        let nats = options.nats;
         let dir = tempfile::tempdir().unwrap();
         let mut nodes = Vec::new();
         for i in 0..n {
@@ -147,7 +156,7 @@ impl<B: Backend> Cluster<B> {
                 password: Some(STATUS_PASSWORD.into()),
                 credentials_file: None,
             },
-            check_orphan_interval: -1,
+            check_orphan_interval: options.check_orphan_interval.unwrap_or(-1),
             double_check_orphan_interval: 1,
             orphan_grace: 0,
             max_orphan_fraction: 0.5,

@@ -386,12 +386,16 @@ async fn a_purge_naming_the_wrong_node_fails_and_deletes_nothing() {
 async fn nodes_announce_on_nats_and_discovery_leaks_no_credentials() {
     use futures::StreamExt;
     let nats = e2e::NatsServer::start();
-    let c = Cluster::start_with_nats(
+    let options = e2e::Options {
+        nats: Some(nats.url.clone()),
+        ..Default::default()
+    };
+    let c = Cluster::start_with(
         "redis",
         2,
         ServerConfig::default(),
         |cfg| RedisBackend::new(&cfg.bind_host, cfg.server.clone()),
-        Some(nats.url.clone()),
+        options,
     )
     .await;
     let client = async_nats::connect(&nats.url).await.unwrap();
@@ -451,4 +455,36 @@ async fn nodes_announce_on_nats_and_discovery_leaks_no_credentials() {
         .payload
         .windows(e2e::STATUS_PASSWORD.len())
         .any(|w| w == e2e::STATUS_PASSWORD.as_bytes()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn periodic_checks_find_orphans_without_being_asked() {
+    let options = e2e::Options {
+        check_orphan_interval: Some(1),
+        ..Default::default()
+    };
+    let c = Cluster::start_with(
+        "redis",
+        1,
+        ServerConfig::default(),
+        |cfg| RedisBackend::new(&cfg.bind_host, cfg.server.clone()),
+        options,
+    )
+    .await;
+    assert_eq!(c.create_instance("live").await.0, 201);
+    c.faults(json!({"skip_save_next_instance": true})).await;
+    assert_eq!(c.create_instance("lost").await.0, 500);
+    // Nobody calls check_orphan: the gateway checks every second.
+    let mut found = Vec::new();
+    for _ in 0..100 {
+        let varz = c.varz().await;
+        if varz["last_check"]["outcome"] == "ok" {
+            found = ids_in(&varz["orphan_instances"], None);
+            if !found.is_empty() {
+                break;
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(found.len(), 1, "{}", c.varz().await);
 }
