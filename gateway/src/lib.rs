@@ -107,8 +107,12 @@ impl Gateway {
                 )
             })
             .collect();
-        let status_user = cfg.status.user.clone().unwrap_or_else(random_secret);
-        let status_password = cfg.status.password.clone().unwrap_or_else(random_secret);
+        let status_user = cfg.status.user.clone().unwrap_or_else(secrets::generate);
+        let status_password = cfg
+            .status
+            .password
+            .clone()
+            .unwrap_or_else(secrets::generate);
         Ok(Arc::new(Gateway {
             cc: cc::CcClient::new(&cfg.cc)?,
             nodes,
@@ -286,12 +290,6 @@ impl Gateway {
             });
         }
     }
-}
-
-fn random_secret() -> String {
-    use rand::Rng;
-    let bytes: [u8; 16] = rand::rng().random();
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Serves the broker + internal API on `api` and `/varz` + `/healthz` on

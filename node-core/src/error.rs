@@ -18,12 +18,6 @@ pub enum NodeError {
     Internal(String),
 }
 
-impl NodeError {
-    pub fn internal(e: impl std::fmt::Display) -> Self {
-        NodeError::Internal(e.to_string())
-    }
-}
-
 impl From<rusqlite::Error> for NodeError {
     fn from(e: rusqlite::Error) -> Self {
         NodeError::Internal(format!("registry: {e}"))

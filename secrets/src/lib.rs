@@ -1,12 +1,20 @@
 //! Small helpers every component uses to keep secrets secret.
 //!
+//! - [`generate`]: a fresh random secret for a password or a credential;
 //! - [`secure_eq`]: compare a presented credential with the expected one in
 //!   constant time, so timing does not tell how much of it matched;
 //! - [`redact_quoted`]: strip quoted values from a parser's error message
 //!   before showing it, because config files hold passwords and tokens and
 //!   serde quotes the value it could not read.
 
+use rand::Rng;
 use subtle::ConstantTimeEq;
+
+/// A fresh random secret: 32 lowercase hex characters (128 bits).
+pub fn generate() -> String {
+    let bytes: [u8; 16] = rand::rng().random();
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
 
 /// Compares two secrets without leaking, through timing, how much matched.
 /// (The length is not hidden; it is not secret enough to matter.)
@@ -36,6 +44,14 @@ pub fn redact_quoted(message: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn generated_secrets_are_random_hex() {
+        let (a, b) = (generate(), generate());
+        assert_eq!(a.len(), 32);
+        assert!(a.chars().all(|c| c.is_ascii_hexdigit()));
+        assert_ne!(a, b);
+    }
 
     #[test]
     fn equal_only_when_identical() {
